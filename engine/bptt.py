@@ -1,0 +1,112 @@
+"""Backpropagation through time for the loss at the last step, in the log domain.
+
+    L = 1/2 ||h_T - y||^2,   g_T = dL/dh_T = h_T - y,
+    delta_t = dL/da_t = phi'(a_t) * g_t,     g_{t-1} = W_hh^T delta_t,
+    dL/dW_hh = sum_k delta_k h_{k-1}^T,  dL/dW_ih = sum_k delta_k x_k^T,
+    dL/db_ih = dL/db_hh = sum_k delta_k.
+
+Every vector is carried as a mantissa and a log10 scale, so a gradient of
+1e477 or 1e-1000 is represented exactly; totals are returned as a ScaledTensors
+(mantissas sharing one log10 scale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .init import Problem
+
+_LN10 = float(np.log(10.0))
+PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def log10_norm(x: np.ndarray) -> float:
+    """log10 of the 2-norm (Frobenius for matrices); -inf for a zero array."""
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if top == 0.0:
+        return -np.inf
+    return float(np.log10(top) + np.log10(np.linalg.norm(x / top)))
+
+
+@dataclass(frozen=True)
+class ScaledTensors:
+    """Named arrays that share one scale: value = mantissa * 10**log10_scale."""
+
+    mantissa: dict[str, np.ndarray]
+    log10_scale: float
+
+    def log10_norms(self) -> dict[str, float]:
+        return {k: log10_norm(v) + self.log10_scale for k, v in self.mantissa.items()}
+
+    def log10_total_norm(self) -> float:
+        """log10 of the 2-norm over all tensors together (PyTorch's total_norm)."""
+        return log10_norm(np.concatenate([v.ravel() for v in self.mantissa.values()])) + (
+            self.log10_scale
+        )
+
+
+@dataclass(frozen=True)
+class BPTTGradient:
+    """The gradient of L = 1/2 ||h_T - y||^2.
+
+    log10_dh : (T + 1,) log10 ||dL/dh_{T-l}|| for l = 0..T
+    log10_contribution : (T,) log10 ||delta_k h_{k-1}^T||_F, the k-th term of dL/dW_hh,
+        indexed by distance l = T - k = 0..T-1
+    log10_loss : float, log10 of L (-inf when h_T = y)
+    grads : ScaledTensors of dL/dweight_ih, dL/dweight_hh, dL/dbias_ih, dL/dbias_hh
+    """
+
+    log10_dh: np.ndarray
+    log10_contribution: np.ndarray
+    log10_loss: float
+    grads: ScaledTensors
+
+
+def bptt_gradient(problem: Problem, states: np.ndarray, log_dphi: np.ndarray) -> BPTTGradient:
+    """states : (T + 1, n) h_0..h_T; log_dphi : (T, n) natural log of phi'(a_t)."""
+    w_hh = problem.params.weight_hh
+    t_len, n = log_dphi.shape
+    err = states[-1] - problem.target
+    log10_loss = 2.0 * log10_norm(err) - float(np.log10(2.0))
+
+    g = err  # mantissa of g_t; g_t = g * 10**g_scale
+    g_scale = 0.0
+    log10_dh = np.empty(t_len + 1)
+    log10_dh[0] = log10_norm(err)
+    delta = np.zeros((t_len, n))  # mantissas of delta_t, row t - 1
+    delta_scale = np.full(t_len, -np.inf)
+    for t in range(t_len, 0, -1):
+        row = log_dphi[t - 1]
+        top = float(np.max(row))
+        size = float(np.max(np.abs(g)))
+        if size == 0.0 or top == -np.inf:  # the gradient is exactly zero from here back
+            log10_dh[t_len - t + 1 :] = -np.inf
+            break
+        d = np.exp(row - top) * (g / size)
+        delta[t - 1] = d
+        delta_scale[t - 1] = g_scale + np.log10(size) + top / _LN10
+        g = w_hh.T @ d
+        g_scale = delta_scale[t - 1]
+        log10_dh[t_len - t + 1] = log10_norm(g) + g_scale
+
+    h_prev_norm = np.array([log10_norm(h) for h in states[:-1]])
+    delta_norm = np.array([log10_norm(d) for d in delta]) + delta_scale
+    contribution = (delta_norm + h_prev_norm)[::-1]  # norms add: the term has rank one
+
+    top_scale = float(np.max(delta_scale))
+    if top_scale == -np.inf:
+        top_scale = 0.0
+    weights = np.exp((delta_scale - top_scale) * _LN10)[:, None] * delta  # (T, n), rows aligned
+    total_bias = weights.sum(axis=0)
+    grads = ScaledTensors(
+        mantissa={
+            "weight_ih": weights.T @ problem.inputs,
+            "weight_hh": weights.T @ states[:-1],
+            "bias_ih": total_bias,
+            "bias_hh": total_bias.copy(),
+        },
+        log10_scale=top_scale,
+    )
+    return BPTTGradient(log10_dh, contribution, log10_loss, grads)

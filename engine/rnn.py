@@ -1,0 +1,78 @@
+"""The vanilla RNN cell, exactly as torch.nn.RNNCell computes it.
+
+    a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh        h_t = phi(a_t)
+
+and its step Jacobian ``dh_t/dh_{t-1} = diag(phi'(a_t)) W_hh``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .init import RNNParams
+from .nonlinearity import Nonlinearity
+from .products import diagonal_norm_profile, product_norm_profile
+
+_LN10 = float(np.log(10.0))
+
+
+@dataclass(frozen=True)
+class RNNTrace:
+    """A forward run.
+
+    preact : (T, n) a_1..a_T        states : (T + 1, n) h_0..h_T
+    log_dphi : (T, n) natural log of phi'(a_t) (-inf where phi' is exactly 0)
+    """
+
+    preact: np.ndarray
+    states: np.ndarray
+    log_dphi: np.ndarray
+
+
+def rnn_forward(
+    params: RNNParams, phi: Nonlinearity, inputs: np.ndarray, h0: np.ndarray
+) -> RNNTrace:
+    """Run the cell over inputs : (T, d) from h0 : (n,)."""
+    t_len, n = inputs.shape[0], params.hidden_size
+    drive = inputs @ params.weight_ih.T + (params.bias_ih + params.bias_hh)  # (T, n)
+    preact = np.empty((t_len, n))
+    states = np.empty((t_len + 1, n))
+    states[0] = h0
+    w_hh = params.weight_hh
+    for t in range(t_len):
+        preact[t] = drive[t] + w_hh @ states[t]
+        states[t + 1] = phi.forward(preact[t])
+    return RNNTrace(preact=preact, states=states, log_dphi=phi.log_derivative(preact))
+
+
+def scaled_step_jacobians(weight_hh: np.ndarray, log_dphi: np.ndarray) -> Iterator[tuple]:
+    """Yield J_T, J_{T-1}, ..., J_1 (J_t = diag(phi'(a_t)) W_hh) as (mantissa, log10 scale).
+
+    ``J_t = 10**scale * mantissa`` with the largest |phi'| of the step factored out, so a
+    derivative far below float64's range is still exact relative to the others. A step
+    whose derivative is zero everywhere yields (None, -inf).
+    """
+    for row in log_dphi[::-1]:
+        top = float(np.max(row))
+        if top == -np.inf:
+            yield None, -np.inf
+            continue
+        yield np.exp(row - top)[:, None] * weight_hh, top / _LN10
+
+
+def rnn_jacobian_profile(weight_hh: np.ndarray, log_dphi: np.ndarray, *, method: str = "auto"):
+    """log10 ||dh_T/dh_{T-l}|| for l = 0..T (spectral and Frobenius), as a NormProfile.
+
+    dh_T/dh_{T-l} = J_T J_{T-1} ... J_{T-l+1} with J_t = diag(phi'(a_t)) W_hh.
+    A diagonal W_hh makes every product diagonal; that case is done in closed form.
+    """
+    n = weight_hh.shape[0]
+    diag = np.diag(weight_hh)
+    if np.array_equal(weight_hh, np.diag(diag)):
+        with np.errstate(divide="ignore"):
+            log_abs = log_dphi[::-1] + np.log(np.abs(diag))[None, :]
+        return diagonal_norm_profile(log_abs)
+    return product_norm_profile(scaled_step_jacobians(weight_hh, log_dphi), n, method=method)

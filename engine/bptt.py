@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .init import Problem
+from .rnn import RNNTrace
 
 _LN10 = float(np.log(10.0))
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -64,17 +65,17 @@ class BPTTGradient:
     grads: ScaledTensors
 
 
-def bptt_gradient(problem: Problem, states: np.ndarray, log_dphi: np.ndarray) -> BPTTGradient:
-    """states : (T + 1, n) h_0..h_T; log_dphi : (T, n) natural log of phi'(a_t)."""
+def bptt_gradient(problem: Problem, trace: RNNTrace) -> BPTTGradient:
+    """The gradient of the last-step loss for the forward run ``trace`` of ``problem``."""
     w_hh = problem.params.weight_hh
+    states, state_log10, log_dphi = trace.states, trace.state_log10, trace.log_dphi
     t_len, n = log_dphi.shape
-    err = states[-1] - problem.target
-    log10_loss = 2.0 * log10_norm(err) - float(np.log10(2.0))
-
-    g = err  # mantissa of g_t; g_t = g * 10**g_scale
-    g_scale = 0.0
+    g_scale = float(state_log10[-1])  # g_t = g * 10**g_scale
+    g = states[-1] - problem.target * 10.0**-g_scale
     log10_dh = np.empty(t_len + 1)
-    log10_dh[0] = log10_norm(err)
+    log10_dh[0] = log10_norm(g) + g_scale
+    log10_loss = 2.0 * log10_dh[0] - float(np.log10(2.0))
+
     delta = np.zeros((t_len, n))  # mantissas of delta_t, row t - 1
     delta_scale = np.full(t_len, -np.inf)
     for t in range(t_len, 0, -1):
@@ -91,19 +92,23 @@ def bptt_gradient(problem: Problem, states: np.ndarray, log_dphi: np.ndarray) ->
         g_scale = delta_scale[t - 1]
         log10_dh[t_len - t + 1] = log10_norm(g) + g_scale
 
-    h_prev_norm = np.array([log10_norm(h) for h in states[:-1]])
+    h_prev_norm = np.array([log10_norm(h) for h in states[:-1]]) + state_log10[:-1]
     delta_norm = np.array([log10_norm(d) for d in delta]) + delta_scale
     contribution = (delta_norm + h_prev_norm)[::-1]  # norms add: the term has rank one
 
-    top_scale = float(np.max(delta_scale))
+    # align every term to one scale S: terms far below the largest underflow to 0, as they
+    # would in the exact sum
+    hh_scale = delta_scale + state_log10[:-1]  # the k-th dW_hh term is delta_k h_{k-1}^T
+    top_scale = max(float(np.max(delta_scale)), float(np.max(hh_scale)))
     if top_scale == -np.inf:
         top_scale = 0.0
-    weights = np.exp((delta_scale - top_scale) * _LN10)[:, None] * delta  # (T, n), rows aligned
+    weights = 10.0 ** (delta_scale - top_scale)[:, None] * delta  # (T, n)
+    hh_weights = 10.0 ** (hh_scale - top_scale)[:, None] * delta
     total_bias = weights.sum(axis=0)
     grads = ScaledTensors(
         mantissa={
             "weight_ih": weights.T @ problem.inputs,
-            "weight_hh": weights.T @ states[:-1],
+            "weight_hh": hh_weights.T @ states[:-1],
             "bias_ih": total_bias,
             "bias_hh": total_bias.copy(),
         },

@@ -55,15 +55,21 @@ def clip_gradients(grads: ScaledTensors, mode: str, threshold: float) -> ClipRes
         # after clipping the norm is <= max_norm, so 10**(scale + coef) * mantissa is finite
         factor = 10.0 ** (grads.log10_scale + coef) if before > -np.inf else 0.0
         clipped = {k: v * factor for k, v in grads.mantissa.items()}
-        return ClipResult(mode, threshold, before, before + coef, cosine, coef, clipped)
+        after = log10_norm(np.concatenate([c.ravel() for c in clipped.values()]))
+        return ClipResult(mode, threshold, before, after, cosine, coef, clipped)
     # value: an entry with |entry| > c becomes sign * c; the others keep their value (<= c)
     log_c = np.log10(threshold)
     clipped = {}
     for k, v in grads.mantissa.items():
         with np.errstate(divide="ignore"):
             log_abs = np.log10(np.abs(v)) + grads.log10_scale
-        kept = np.sign(v) * 10.0 ** np.minimum(log_abs, log_c)
-        clipped[k] = np.where(log_abs > log_c, np.sign(v) * threshold, kept)
+        if abs(grads.log10_scale) < 300:  # the plain product is exact and cannot overflow
+            kept = v * 10.0**grads.log10_scale
+        else:  # only entries <= c are kept, so their value is formed from its log
+            kept = np.sign(v) * 10.0 ** np.minimum(log_abs, log_c)
+        clipped[k] = np.clip(
+            np.where(log_abs > log_c, np.sign(v) * threshold, kept), -threshold, threshold
+        )
     all_clipped = np.concatenate([c.ravel() for c in clipped.values()])
     all_mantissa = np.concatenate([v.ravel() for v in grads.mantissa.values()])
     after = log10_norm(all_clipped)
@@ -72,4 +78,3 @@ def clip_gradients(grads: ScaledTensors, mode: str, threshold: float) -> ClipRes
     if denom > 0:
         cosine = float(np.clip(dot / denom, -1.0, 1.0))
     return ClipResult(mode, threshold, before, after, cosine, 0.0, clipped)
-

@@ -11,7 +11,7 @@ from .clipping import CLIP_MODES, ClipResult, clip_gradients
 from .init import H0S, INITS, INPUTS, Problem, draw_problem
 from .nonlinearity import NONLINEARITIES, get_nonlinearity
 from .products import NormProfile
-from .rnn import rnn_forward, rnn_jacobian_profile
+from .rnn import RNNTrace, rnn_forward, rnn_jacobian_profile
 from .spectrum import Spectrum, pascanu_log10_bound, spectrum
 
 CELLS = ("rnn",)
@@ -82,12 +82,12 @@ class Summary:
 
 @dataclass(frozen=True)
 class GradientFlowResult:
-    """distance : (T + 1,) l = 0..T.  states : (T + 1, n) h_0..h_T.
+    """distance : (T + 1,) l = 0..T.  trace : the forward run (states h_0..h_T).
     log10_bound : (T + 1,) Pascanu's l * log10(gamma * sigma_max)."""
 
     config: GradientFlowConfig
     problem: Problem
-    states: np.ndarray
+    trace: RNNTrace
     distance: np.ndarray
     profile: NormProfile
     log10_bound: np.ndarray
@@ -139,11 +139,11 @@ def gradient_flow(config: GradientFlowConfig, *, method: str = "auto") -> Gradie
     w_hh = problem.params.weight_hh
     profile = rnn_jacobian_profile(w_hh, trace.log_dphi, method=method)
     spec = spectrum(w_hh)
-    gradient = bptt_gradient(problem, trace.states, trace.log_dphi)
+    gradient = bptt_gradient(problem, trace)
     return GradientFlowResult(
         config=config,
         problem=problem,
-        states=trace.states,
+        trace=trace,
         distance=np.arange(config.seq_len + 1),
         profile=profile,
         log10_bound=pascanu_log10_bound(phi.gamma, spec.spectral_norm, config.seq_len),

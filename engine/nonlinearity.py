@@ -28,6 +28,7 @@ class Nonlinearity:
 
     name: str
     gamma: float
+    homogeneous: bool  # phi(c a) = c phi(a) for c > 0: states may grow without bound
     forward: Callable[[np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray], np.ndarray]
     log_derivative: Callable[[np.ndarray], np.ndarray]
@@ -63,16 +64,15 @@ def _log_drelu(a: np.ndarray) -> np.ndarray:
 
 
 NONLINEARITIES: dict[str, Nonlinearity] = {
-    "tanh": Nonlinearity(
-        "tanh", 1.0, np.tanh, lambda a: np.exp(_log_dtanh(a)), _log_dtanh
-    ),
+    "tanh": Nonlinearity("tanh", 1.0, False, np.tanh, lambda a: np.exp(_log_dtanh(a)), _log_dtanh),
     "sigmoid": Nonlinearity(
-        "sigmoid", 0.25, _sigmoid, lambda a: np.exp(_log_dsigmoid(a)), _log_dsigmoid
+        "sigmoid", 0.25, False, _sigmoid, lambda a: np.exp(_log_dsigmoid(a)), _log_dsigmoid
     ),
-    "relu": Nonlinearity("relu", 1.0, _relu, _drelu, _log_drelu),
+    "relu": Nonlinearity("relu", 1.0, True, _relu, _drelu, _log_drelu),
     "identity": Nonlinearity(
         "identity",
         1.0,
+        True,
         lambda a: np.array(a, dtype=float, copy=True),
         np.ones_like,
         np.zeros_like,
@@ -84,4 +84,6 @@ def get_nonlinearity(name: str) -> Nonlinearity:
     try:
         return NONLINEARITIES[name]
     except KeyError:
-        raise ValueError(f"unknown nonlinearity {name!r}; choose from {sorted(NONLINEARITIES)}") from None
+        raise ValueError(
+            f"unknown nonlinearity {name!r}; choose from {sorted(NONLINEARITIES)}"
+        ) from None

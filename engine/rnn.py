@@ -23,29 +23,54 @@ _LN10 = float(np.log(10.0))
 class RNNTrace:
     """A forward run.
 
-    preact : (T, n) a_1..a_T        states : (T + 1, n) h_0..h_T
+    preact : (T, n) mantissas of a_1..a_T (a_t = preact[t - 1] * 10**state_log10[t - 1])
+    states : (T + 1, n) mantissas of h_0..h_T; the state is ``states[t] * 10**state_log10[t]``
+    state_log10 : (T + 1,) log10 scales, all 0 unless an unbounded phi (identity, ReLU)
+        carried the states past 1e100, where they are renormalised instead of overflowing
     log_dphi : (T, n) natural log of phi'(a_t) (-inf where phi' is exactly 0)
     """
 
     preact: np.ndarray
     states: np.ndarray
+    state_log10: np.ndarray
     log_dphi: np.ndarray
+
+    def state(self, t: int) -> np.ndarray:
+        """h_t as plain floats (inf where it exceeds float64)."""
+        with np.errstate(over="ignore"):
+            return self.states[t] * 10.0 ** self.state_log10[t]
+
+
+_RESCALE_ABOVE = 1e100
 
 
 def rnn_forward(
     params: RNNParams, phi: Nonlinearity, inputs: np.ndarray, h0: np.ndarray
 ) -> RNNTrace:
-    """Run the cell over inputs : (T, d) from h0 : (n,)."""
+    """Run the cell over inputs : (T, d) from h0 : (n,).
+
+    For a positively homogeneous phi, a state of size 10**s is carried as mantissa and s:
+    a_t = 10**s (10**-s drive_t + W_hh h~_{t-1}) and phi(10**s a~) = 10**s phi(a~).
+    """
     t_len, n = inputs.shape[0], params.hidden_size
     drive = inputs @ params.weight_ih.T + (params.bias_ih + params.bias_hh)  # (T, n)
     preact = np.empty((t_len, n))
     states = np.empty((t_len + 1, n))
+    scale = np.zeros(t_len + 1)
     states[0] = h0
     w_hh = params.weight_hh
     for t in range(t_len):
-        preact[t] = drive[t] + w_hh @ states[t]
+        shrink = 10.0 ** -scale[t] if scale[t] else 1.0
+        preact[t] = drive[t] * shrink + w_hh @ states[t]
         states[t + 1] = phi.forward(preact[t])
-    return RNNTrace(preact=preact, states=states, log_dphi=phi.log_derivative(preact))
+        scale[t + 1] = scale[t]
+        top = float(np.max(np.abs(states[t + 1])))
+        if phi.homogeneous and top > _RESCALE_ABOVE:
+            states[t + 1] /= top
+            scale[t + 1] += np.log10(top)
+    return RNNTrace(
+        preact=preact, states=states, state_log10=scale, log_dphi=phi.log_derivative(preact)
+    )
 
 
 def scaled_step_jacobians(weight_hh: np.ndarray, log_dphi: np.ndarray) -> Iterator[tuple]:

@@ -14,7 +14,9 @@ certificate: for the top Ritz pair (theta, u) of ``P P^T`` on the current block,
 ``r = P P^T u - theta u``; some eigenvalue of ``P P^T`` lies within ``||r||`` of
 ``theta``. A step is accepted when ``||r|| <= rtol * theta``, so that
 singular value is within ``rtol / 2`` relative. If a step does not certify within
-``max_iter`` iterations, it falls back to an exact SVD.
+``max_iter`` iterations, it falls back to an exact SVD. Products whose top singular
+values stay clustered (an orthogonal W_hh with a slope near 1) fall back at most
+steps: exact, but about 20 times slower than the bare chain of products.
 
 That the certified value is the *largest* one rests on the warm start: the block
 tracks the top ``k`` left singular directions, which move continuously for dense
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _RTOL = 1e-10  # on sigma^2, so sigma is within 5e-11 relative
-_MAX_ITER = 8
+_MAX_ITER = 40  # ~60 us an iteration at n = 256, against ~10 ms for an exact SVD
 _BLOCK = 6
 EXACT_MAX_SIZE = 64
 

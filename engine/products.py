@@ -6,24 +6,25 @@ the Frobenius norm (l = 0 is the identity). Only the running product is held in
 memory, renormalised at every step, so ``3**1000`` or ``0.1**1000`` stay finite
 in log10 form.
 
-The spectral norm of each running product is found by a block power iteration
-on ``P P^T``, warm-started from the previous product's top left singular
-vectors. Appending factors on the right leaves the left singular vectors of the
-product nearly unchanged, so one iteration usually certifies the value. The
-certificate: for the top Ritz pair (theta, u) of ``P P^T`` on the current block,
-``r = P P^T u - theta u``; some eigenvalue of ``P P^T`` lies within ``||r||`` of
-``theta``. A step is accepted when ``||r|| <= rtol * theta``, so that
-singular value is within ``rtol / 2`` relative. If a step does not certify within
-``max_iter`` iterations, it falls back to an exact SVD. Products whose top singular
-values stay clustered (an orthogonal W_hh with a slope near 1) fall back at most
-steps: exact, but about 20 times slower than the bare chain of products.
+The spectral norm of each running product P is found by Lanczos on ``P P^T``
+(with full reorthogonalisation), started from the previous product's top left
+singular vector: appending factors on the right leaves the left singular vectors
+of the product nearly unchanged, so a few matrix-vector products usually do. The
+certificate: for the top Ritz pair (theta, u), ``r = P P^T u - theta u`` and some
+eigenvalue of ``P P^T`` lies within ``||r||`` of ``theta``. A step is accepted
+when ``||r|| <= rtol * theta``, so that singular value is within ``rtol / 2``
+relative (rtol = 1e-9). If a step does not certify within ``max_iter`` Lanczos
+steps it falls back to an exact SVD. Products whose top singular values stay
+clustered (an orthogonal W_hh with a slope near 1) fall back at most steps:
+still exact, but several times slower.
 
-That the certified value is the *largest* one rests on the warm start: the block
-tracks the top ``k`` left singular directions, which move continuously for dense
-factors. Factors with exactly invariant coordinate subspaces (diagonal ones) can
-hide a new top direction from the block, so callers with diagonal factors use
-``diagonal_norm_profile``, which is exact in closed form, and small sizes
-(``size <= EXACT_MAX_SIZE``, where an SVD per step is cheap) use exact SVDs.
+That the certified value is the *largest* one rests on the warm start: the start
+vector tracks the top direction, which moves continuously for dense factors, and
+the Krylov space reaches every direction the start vector touches. Factors with
+exactly invariant coordinate subspaces (diagonal ones) could hide a new top
+direction, so callers with diagonal factors use ``diagonal_norm_profile``, which
+is exact in closed form, and small sizes (``size <= EXACT_MAX_SIZE``, where an SVD
+per step is cheap) use exact SVDs.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_RTOL = 1e-10  # on sigma^2, so sigma is within 5e-11 relative
-_MAX_ITER = 40  # ~60 us an iteration at n = 256, against ~10 ms for an exact SVD
-_BLOCK = 6
+_RTOL = 1e-9  # on sigma^2, so sigma is within 5e-10 relative
+_MAX_ITER = 40  # ~30 us a Lanczos step at n = 256, against ~5 ms for an exact SVD
 EXACT_MAX_SIZE = 64
 
 
@@ -52,14 +52,21 @@ class NormProfile:
     svd_fallbacks: int
 
 
-def _top_left_block(p: np.ndarray, k: int) -> tuple[np.ndarray, float]:
-    """Exact top-k left singular vectors (n, k) and sigma_max of p."""
+def _exact_sigma_max(p: np.ndarray) -> float:
+    try:
+        return float(np.linalg.svd(p, compute_uv=False)[0])
+    except np.linalg.LinAlgError:  # gesdd rarely fails to converge; eigh on p p^T does not
+        return float(np.sqrt(max(np.linalg.eigvalsh(p @ p.T)[-1], 0.0)))
+
+
+def _top_left_vector(p: np.ndarray) -> tuple[np.ndarray, float]:
+    """Exact top left singular vector (n,) and sigma_max of p."""
     try:
         u, s, _ = np.linalg.svd(p)
-        return u[:, :k], float(s[0])
-    except np.linalg.LinAlgError:  # gesdd rarely fails to converge; eigh on p p^T does not
+        return u[:, 0], float(s[0])
+    except np.linalg.LinAlgError:
         lam, vec = np.linalg.eigh(p @ p.T)
-        return vec[:, ::-1][:, :k], float(np.sqrt(max(lam[-1], 0.0)))
+        return vec[:, -1], float(np.sqrt(max(lam[-1], 0.0)))
 
 
 def product_norm_profile(
@@ -70,8 +77,10 @@ def product_norm_profile(
 ) -> NormProfile:
     """log10 spectral and Frobenius norms of J_1 ... J_l for l = 0..L.
 
-    factors : iterable of (mantissa : (size, size) or None, log10 scale); None means zero.
-    method : ``power`` (certified warm-started block power iteration), ``exact`` (SVD at
+    factors : iterable of (mantissa, log10 scale). A mantissa is a (size, size) array, or a
+              pair (d : (size,), w : (size, size)) standing for diag(d) w, which saves
+              forming it; None means the zero matrix.
+    method : ``power`` (certified warm-started Lanczos), ``exact`` (SVD at
              every step) or ``auto`` (``exact`` up to EXACT_MAX_SIZE, else ``power``).
     """
     if method == "auto":
@@ -80,7 +89,6 @@ def product_norm_profile(
         raise ValueError(f"unknown method {method!r}")
     spectral = [0.0]
     frobenius = [0.5 * np.log10(size)]
-    k = min(_BLOCK, size)
     p = None  # running product mantissa; true product = 10**log_scale * p
     log_scale = 0.0
     inv_norm = 1.0  # 1 / ||p||_F, folded into the next factor instead of dividing p
@@ -94,20 +102,26 @@ def product_norm_profile(
             frobenius.append(-np.inf)
             continue
         log_scale += scale - np.log10(inv_norm) if p is not None else scale
-        p = mantissa if p is None else (p * inv_norm) @ mantissa
+        if isinstance(mantissa, tuple):  # p diag(d) w: scale p's columns, fold 1/||p|| in d
+            d, w = mantissa
+            p = d[:, None] * w if p is None else (p * (d * inv_norm)) @ w
+        else:
+            p = mantissa if p is None else (p * inv_norm) @ mantissa
         fro = float(np.linalg.norm(p))
         if fro == 0.0:
             zero = True
             spectral.append(-np.inf)
             frobenius.append(-np.inf)
             continue
-        if method == "exact" or u is None:  # u is None: first factor, start the warm chain
-            u, sigma = _top_left_block(p, k)
+        if method == "exact":
+            sigma = _exact_sigma_max(p)
+        elif u is None:  # the first factor: start the warm chain from an exact vector
+            u, sigma = _top_left_vector(p)
         else:
             sigma, u, ok = _certified_top(p, u)
             if not ok:
                 fallbacks += 1
-                u, sigma = _top_left_block(p, k)
+                sigma = _exact_sigma_max(p)
         spectral.append(log_scale + np.log10(sigma))
         frobenius.append(log_scale + np.log10(fro))
         inv_norm = 1.0 / fro
@@ -115,23 +129,43 @@ def product_norm_profile(
 
 
 def _certified_top(p: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, bool]:
-    """Block power iteration on A = p p^T from the orthonormal block u : (n, k).
+    """Lanczos on A = p p^T from the unit vector u : (n,).
 
-    Returns (sigma_max, next block, certified).
+    Returns (sigma_max, top Ritz vector, certified).
     """
-    for _ in range(_MAX_ITER):
-        v = p.T @ u  # (n, k)
-        z = p @ v  # A u
-        theta, x = np.linalg.eigh(v.T @ v)  # Ritz values of A on span(u), ascending
-        top, x1 = theta[-1], x[:, -1]
-        residual = z @ x1 - top * (u @ x1)
-        try:  # Cholesky QR of z: the next orthonormal block
-            u = z @ np.linalg.inv(np.linalg.cholesky(z.T @ z)).T
-        except np.linalg.LinAlgError:  # z rank-deficient: fall back to Householder QR
-            u = np.linalg.qr(z)[0]
-        if top > 0.0 and np.linalg.norm(residual) <= _RTOL * top:
-            return float(np.sqrt(top)), u, True
-    return float(np.sqrt(max(top, 0.0))), u, False
+    n = u.size
+    steps = min(_MAX_ITER, n)
+    basis = np.empty((n, steps))
+    basis[:, 0] = u / np.linalg.norm(u)
+    tri = np.zeros((steps, steps))  # the Lanczos tridiagonal, filled as it grows
+    for j in range(steps):
+        q = basis[:, j]
+        w = p @ (p.T @ q)
+        alpha = q @ w
+        tri[j, j] = alpha
+        if j == 0:  # the Rayleigh quotient of the warm start: no eigensolver needed
+            w -= alpha * q
+            top, y_last, ritz = alpha, 1.0, q
+            beta = np.linalg.norm(w)
+        else:
+            known = basis[:, : j + 1]
+            before = np.linalg.norm(w)
+            w -= known @ (known.T @ w)  # full reorthogonalisation,
+            beta = np.linalg.norm(w)
+            if beta < 0.7 * before:  # repeated once when cancellation was heavy (DGKS)
+                w -= known @ (known.T @ w)
+                beta = np.linalg.norm(w)
+            theta, y = np.linalg.eigh(tri[: j + 1, : j + 1])
+            top, y_last = theta[-1], y[-1, -1]
+            ritz = known @ y[:, -1]
+        # ||A ritz - top ritz|| = beta_j |last entry of y| (the Lanczos residual identity)
+        if top > 0.0 and beta * abs(y_last) <= _RTOL * top:
+            return float(np.sqrt(top)), ritz, True
+        if beta == 0.0 or j + 1 == steps:  # invariant subspace, or out of steps
+            break
+        basis[:, j + 1] = w / beta
+        tri[j, j + 1] = tri[j + 1, j] = beta
+    return float(np.sqrt(max(top, 0.0))), ritz, False
 
 
 def diagonal_norm_profile(log_abs_diagonals: np.ndarray) -> NormProfile:

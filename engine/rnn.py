@@ -74,9 +74,9 @@ def rnn_forward(
 
 
 def scaled_step_jacobians(weight_hh: np.ndarray, log_dphi: np.ndarray) -> Iterator[tuple]:
-    """Yield J_T, J_{T-1}, ..., J_1 (J_t = diag(phi'(a_t)) W_hh) as (mantissa, log10 scale).
+    """Yield J_T, J_{T-1}, ..., J_1 (J_t = diag(phi'(a_t)) W_hh) as ((d, W_hh), log10 scale).
 
-    ``J_t = 10**scale * mantissa`` with the largest |phi'| of the step factored out, so a
+    ``J_t = 10**scale * diag(d) W_hh`` with the largest |phi'| of the step factored out, so a
     derivative far below float64's range is still exact relative to the others. A step
     whose derivative is zero everywhere yields (None, -inf).
     """
@@ -85,7 +85,7 @@ def scaled_step_jacobians(weight_hh: np.ndarray, log_dphi: np.ndarray) -> Iterat
         if top == -np.inf:
             yield None, -np.inf
             continue
-        yield np.exp(row - top)[:, None] * weight_hh, top / _LN10
+        yield (np.exp(row - top), weight_hh), top / _LN10
 
 
 def rnn_jacobian_profile(weight_hh: np.ndarray, log_dphi: np.ndarray, *, method: str = "auto"):

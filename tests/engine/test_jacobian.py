@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from engine.bptt import log10_norm
 from engine.init import RNNParams, draw_problem, haar_orthogonal
 from engine.nonlinearity import NONLINEARITIES, get_nonlinearity
 from engine.products import diagonal_norm_profile, product_norm_profile
@@ -159,3 +160,21 @@ def test_sigmoid_far_below_float_range_stays_finite():
     log_dphi = get_nonlinearity("sigmoid").log_derivative(np.full((t_len, n), -800.0))
     prof = rnn_jacobian_profile(w, log_dphi)
     np.testing.assert_allclose(prof.spectral[-1], t_len * -800 / LN10, rtol=1e-12)
+
+
+@pytest.mark.parametrize("nl", ["identity", "relu"])
+def test_unbounded_states_are_carried_in_the_log_domain(nl):
+    # W = 3 Q, no input or bias, h0 > 0 in the direction Q keeps positive: ||h_T|| = 3^T ||h0||
+    n, t_len = 4, 1000
+    perm = np.eye(n)[[1, 2, 3, 0]]  # a permutation is orthogonal and keeps signs
+    params = RNNParams(np.zeros((n, 1)), 3.0 * perm, np.zeros(n), np.zeros(n))
+    h0 = np.array([0.5, 1.0, 2.0, 0.25])
+    trace = rnn_forward(params, get_nonlinearity(nl), np.zeros((t_len, 1)), h0)
+
+    got = log10_norm(trace.states[-1]) + trace.state_log10[-1]
+    assert got == pytest.approx(t_len * np.log10(3.0) + log10_norm(h0), rel=1e-13)
+    assert np.all(np.isfinite(trace.states)) and trace.state_log10[-1] > 300
+    # below the rescaling threshold nothing is rescaled: the plain run is reproduced
+    short = rnn_forward(params, get_nonlinearity(nl), np.zeros((50, 1)), h0)
+    assert np.all(short.state_log10 == 0.0)
+    np.testing.assert_allclose(short.states[-1], np.linalg.matrix_power(3.0 * perm, 50) @ h0)

@@ -31,6 +31,14 @@ def log10_norm(x: np.ndarray) -> float:
     return float(np.log10(top) + np.log10(np.linalg.norm(x / top)))
 
 
+def log10_row_norms(x: np.ndarray) -> np.ndarray:
+    """log10 of the 2-norm of every row of x : (m, n); -inf for zero rows."""
+    top = np.max(np.abs(x), axis=1)
+    safe = np.where(top > 0, top, 1.0)
+    with np.errstate(divide="ignore"):
+        return np.log10(top) + np.log10(np.linalg.norm(x / safe[:, None], axis=1) + (top == 0))
+
+
 @dataclass(frozen=True)
 class ScaledTensors:
     """Named arrays that share one scale: value = mantissa * 10**log10_scale."""
@@ -72,28 +80,28 @@ def bptt_gradient(problem: Problem, trace: RNNTrace) -> BPTTGradient:
     t_len, n = log_dphi.shape
     g_scale = float(state_log10[-1])  # g_t = g * 10**g_scale
     g = states[-1] - problem.target * 10.0**-g_scale
-    log10_dh = np.empty(t_len + 1)
-    log10_dh[0] = log10_norm(g) + g_scale
-    log10_loss = 2.0 * log10_dh[0] - float(np.log10(2.0))
-
+    dh = np.zeros((t_len + 1, n))  # mantissas of dL/dh_{T-l}, row l
+    dh_scale = np.full(t_len + 1, -np.inf)
+    dh[0], dh_scale[0] = g, g_scale
     delta = np.zeros((t_len, n))  # mantissas of delta_t, row t - 1
     delta_scale = np.full(t_len, -np.inf)
+    log_dphi_top = np.max(log_dphi, axis=1)
     for t in range(t_len, 0, -1):
-        row = log_dphi[t - 1]
-        top = float(np.max(row))
+        top = log_dphi_top[t - 1]
         size = float(np.max(np.abs(g)))
         if size == 0.0 or top == -np.inf:  # the gradient is exactly zero from here back
-            log10_dh[t_len - t + 1 :] = -np.inf
             break
-        d = np.exp(row - top) * (g / size)
+        d = np.exp(log_dphi[t - 1] - top) * (g / size)
         delta[t - 1] = d
         delta_scale[t - 1] = g_scale + np.log10(size) + top / _LN10
         g = w_hh.T @ d
         g_scale = delta_scale[t - 1]
-        log10_dh[t_len - t + 1] = log10_norm(g) + g_scale
+        dh[t_len - t + 1], dh_scale[t_len - t + 1] = g, g_scale
+    log10_dh = log10_row_norms(dh) + dh_scale
+    log10_loss = 2.0 * log10_dh[0] - float(np.log10(2.0))
 
-    h_prev_norm = np.array([log10_norm(h) for h in states[:-1]]) + state_log10[:-1]
-    delta_norm = np.array([log10_norm(d) for d in delta]) + delta_scale
+    h_prev_norm = log10_row_norms(states[:-1]) + state_log10[:-1]
+    delta_norm = log10_row_norms(delta) + delta_scale
     contribution = (delta_norm + h_prev_norm)[::-1]  # norms add: the term has rank one
 
     # align every term to one scale S: terms far below the largest underflow to 0, as they

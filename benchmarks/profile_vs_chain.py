@@ -1,8 +1,9 @@
 """Engine time for the full Jacobian profile at T = 1000, n = 256 against the bare chain.
 
 The bare chain is T products of n x n matrices (P = P @ Q with Q orthogonal, so
-it stays finite without renormalising), the least any exact method must do. The profile also forms diag(phi') W, renormalises, and certifies
-the spectral norm of every product. Target ratio: at most 1.3. Run: make bench
+it stays finite without renormalising), the least any exact method must do. The
+profile also scales by diag(phi'), renormalises, and certifies the spectral norm
+of every product. Target ratio: at most 1.3. Run: make bench
 """
 
 import statistics

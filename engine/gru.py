@@ -1,0 +1,123 @@
+"""The GRU cell in two forms.
+
+``pytorch`` (torch.nn.GRUCell exactly; rows of the weights stacked ``r | z | n``):
+
+    r = sigma(W_ir x + b_ir + W_hr h + b_hr)     z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+    h' = (1 - z) * n + z * h
+
+``lecture`` (the update gate u weighs the *new* content, reset applied before the
+matmul; same parameter layout, rows ``r | u | n``):
+
+    r = sigma(W_ir x + b_ir + W_hr h + b_hr)     u = sigma(W_iu x + b_iu + W_hu h + b_hu)
+    n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)
+    h' = (1 - u) * h + u * n
+
+So z of PyTorch plays the role of 1 - u: a large positive update bias keeps the
+state in PyTorch's form, a large negative one does in the lecture form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .nonlinearity import get_nonlinearity
+
+GRU_FORMS = ("pytorch", "lecture")
+_SIG = get_nonlinearity("sigmoid")
+_TANH = get_nonlinearity("tanh")
+
+
+@dataclass(frozen=True)
+class GRUParams:
+    """weight_ih : (3n, d)  weight_hh : (3n, n)  bias_ih, bias_hh : (3n,)  form : pytorch|lecture"""
+
+    weight_ih: np.ndarray
+    weight_hh: np.ndarray
+    bias_ih: np.ndarray
+    bias_hh: np.ndarray
+    form: str = "pytorch"
+
+    @property
+    def hidden_size(self) -> int:
+        return self.weight_hh.shape[1]
+
+
+@dataclass(frozen=True)
+class GRUTrace:
+    """h : (T + 1, n).  a_r, a_z, a_n : (T, n) pre-activations of r, z (or u) and n.
+    m : (T, n) W_hn h + b_hn (pytorch form) or W_hn (r * h) + b_hn (lecture form).
+    gates : dict of (T, n) arrays ``r``, ``z`` (``u`` in the lecture form), ``n``."""
+
+    h: np.ndarray
+    a_r: np.ndarray
+    a_z: np.ndarray
+    a_n: np.ndarray
+    m: np.ndarray
+    gates: dict[str, np.ndarray]
+
+
+def gru_forward(p: GRUParams, inputs: np.ndarray, h0: np.ndarray) -> GRUTrace:
+    if p.form not in GRU_FORMS:
+        raise ValueError(f"unknown GRU form {p.form!r}; choose from {list(GRU_FORMS)}")
+    t_len, n = inputs.shape[0], p.hidden_size
+    x_part = inputs @ p.weight_ih.T + p.bias_ih  # (T, 3n)
+    w, b = p.weight_hh, p.bias_hh
+    h = np.empty((t_len + 1, n))
+    a_r, a_z, a_n, m = (np.empty((t_len, n)) for _ in range(4))
+    h[0] = h0
+    for t in range(t_len):
+        hp = h[t]
+        a_r[t] = x_part[t, :n] + w[:n] @ hp + b[:n]
+        a_z[t] = x_part[t, n : 2 * n] + w[n : 2 * n] @ hp + b[n : 2 * n]
+        r, z = _SIG.forward(a_r[t]), _SIG.forward(a_z[t])
+        if p.form == "pytorch":
+            m[t] = w[2 * n :] @ hp + b[2 * n :]
+            a_n[t] = x_part[t, 2 * n :] + r * m[t]
+            h[t + 1] = (1.0 - z) * np.tanh(a_n[t]) + z * hp
+        else:
+            m[t] = w[2 * n :] @ (r * hp) + b[2 * n :]
+            a_n[t] = x_part[t, 2 * n :] + m[t]
+            h[t + 1] = (1.0 - z) * hp + z * np.tanh(a_n[t])
+    gates = {"r": _SIG.forward(a_r), "n": np.tanh(a_n)}
+    gates["z" if p.form == "pytorch" else "u"] = _SIG.forward(a_z)
+    return GRUTrace(h=h, a_r=a_r, a_z=a_z, a_n=a_n, m=m, gates=gates)
+
+
+def _jacobian(p: GRUParams, tr: GRUTrace, t: int, w: np.ndarray, wrt_h: bool) -> np.ndarray:
+    """dh_t / d(h_{t-1} or x_t), with w the matching weights (weight_hh or weight_ih)."""
+    n = p.hidden_size
+    k = t - 1
+    hp = tr.h[k]
+    r, z = _SIG.forward(tr.a_r[k]), _SIG.forward(tr.a_z[k])
+    nn = np.tanh(tr.a_n[k])
+    dr = _SIG.derivative(tr.a_r[k])[:, None] * w[:n]
+    dz = _SIG.derivative(tr.a_z[k])[:, None] * w[n : 2 * n]
+    dtanh = _TANH.derivative(tr.a_n[k])[:, None]
+    if p.form == "pytorch":
+        # a_n = W_in x + b_in + r * (W_hn h + b_hn): through r, and through W_hn h (for h)
+        da_n = tr.m[k][:, None] * dr + (r[:, None] * w[2 * n :] if wrt_h else w[2 * n :])
+        jac = (1.0 - z)[:, None] * dtanh * da_n + (hp - nn)[:, None] * dz
+        if wrt_h:
+            jac += np.diag(z)
+        return jac
+    # lecture: a_n = W_in x + b_in + W_hn (r * h) + b_hn
+    w_hn = p.weight_hh[2 * n :]
+    da_n = w_hn @ (hp[:, None] * dr)
+    da_n += w_hn * r[None, :] if wrt_h else w[2 * n :]
+    jac = z[:, None] * dtanh * da_n + (nn - hp)[:, None] * dz
+    if wrt_h:
+        jac += np.diag(1.0 - z)
+    return jac
+
+
+def gru_step_jacobian(p: GRUParams, tr: GRUTrace, t: int) -> np.ndarray:
+    """dh_t / dh_{t-1} : (n, n)."""
+    return _jacobian(p, tr, t, p.weight_hh, wrt_h=True)
+
+
+def gru_input_jacobian(p: GRUParams, tr: GRUTrace, t: int) -> np.ndarray:
+    """dh_t / dx_t : (n, d)."""
+    return _jacobian(p, tr, t, p.weight_ih, wrt_h=False)

@@ -1,0 +1,119 @@
+"""The LSTM cell, exactly as torch.nn.LSTMCell computes it, with optional peepholes.
+
+Gate rows of ``weight_ih`` (4n, d), ``weight_hh`` (4n, n), ``bias_ih``, ``bias_hh`` (4n,)
+are stacked ``i | f | g | o`` as in PyTorch:
+
+    A = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh           (split into A_i, A_f, A_g, A_o)
+    i = sigma(A_i + p_i * c_{t-1})    f = sigma(A_f + p_f * c_{t-1})    g = tanh(A_g)
+    c_t = f * c_{t-1} + i * g
+    o = sigma(A_o + p_o * c_t)        h_t = o * tanh(c_t)
+
+``peephole`` (3, n) holds the diagonal peephole weights p_i, p_f, p_o (Gers and
+Schmidhuber's connections, not part of PyTorch); None is PyTorch's plain cell.
+The state is the pair (h, c); step Jacobians are (2n, 2n) with blocks ordered h, c.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .nonlinearity import get_nonlinearity
+
+_SIG = get_nonlinearity("sigmoid")
+_TANH = get_nonlinearity("tanh")
+
+
+@dataclass(frozen=True)
+class LSTMParams:
+    """weight_ih : (4n, d)  weight_hh : (4n, n)  bias_ih, bias_hh : (4n,)  peephole : (3, n)|None"""
+
+    weight_ih: np.ndarray
+    weight_hh: np.ndarray
+    bias_ih: np.ndarray
+    bias_hh: np.ndarray
+    peephole: np.ndarray | None = None
+
+    @property
+    def hidden_size(self) -> int:
+        return self.weight_hh.shape[1]
+
+
+@dataclass(frozen=True)
+class LSTMTrace:
+    """h, c : (T + 1, n) states h_0..h_T, c_0..c_T.
+    pre : (T, 4n) gate pre-activations including peephole terms, rows i | f | g | o.
+    gates : dict of (T, n) arrays ``i``, ``f``, ``g``, ``o``."""
+
+    h: np.ndarray
+    c: np.ndarray
+    pre: np.ndarray
+    gates: dict[str, np.ndarray]
+
+
+def lstm_forward(p: LSTMParams, inputs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> LSTMTrace:
+    """Run the cell over inputs : (T, d) from (h0, c0)."""
+    t_len, n = inputs.shape[0], p.hidden_size
+    drive = inputs @ p.weight_ih.T + p.bias_ih + p.bias_hh  # (T, 4n)
+    peep = np.zeros((3, n)) if p.peephole is None else p.peephole
+    h = np.empty((t_len + 1, n))
+    c = np.empty((t_len + 1, n))
+    pre = np.empty((t_len, 4 * n))
+    gates = {k: np.empty((t_len, n)) for k in "ifgo"}
+    h[0], c[0] = h0, c0
+    for t in range(t_len):
+        a = drive[t] + p.weight_hh @ h[t]
+        a[:n] += peep[0] * c[t]
+        a[n : 2 * n] += peep[1] * c[t]
+        i, f, g = _SIG.forward(a[:n]), _SIG.forward(a[n : 2 * n]), np.tanh(a[2 * n : 3 * n])
+        c[t + 1] = f * c[t] + i * g
+        a[3 * n :] += peep[2] * c[t + 1]
+        o = _SIG.forward(a[3 * n :])
+        h[t + 1] = o * np.tanh(c[t + 1])
+        pre[t] = a
+        for k, v in zip("ifgo", (i, f, g, o), strict=True):
+            gates[k][t] = v
+    return LSTMTrace(h=h, c=c, pre=pre, gates=gates)
+
+
+def _step_parts(p: LSTMParams, tr: LSTMTrace, t: int):
+    """Shared pieces of step t's Jacobians (t = 1..T)."""
+    n = p.hidden_size
+    a = tr.pre[t - 1]
+    ds = {k: _SIG.derivative(a[j * n : (j + 1) * n]) for j, k in enumerate("if")}
+    ds["o"] = _SIG.derivative(a[3 * n :])
+    dg = _TANH.derivative(a[2 * n : 3 * n])
+    i, f, g, o = (tr.gates[k][t - 1] for k in "ifgo")
+    c_prev, c_new = tr.c[t - 1], tr.c[t]
+    tanh_c = np.tanh(c_new)
+    peep = np.zeros((3, n)) if p.peephole is None else p.peephole
+    # dc_t / d(gate pre-activation) for i, f, g rows
+    dc_da = np.concatenate([g * ds["i"], c_prev * ds["f"], i * dg])  # (3n,)
+    return n, ds, i, f, g, o, c_prev, tanh_c, peep, dc_da
+
+
+def lstm_step_jacobian(p: LSTMParams, tr: LSTMTrace, t: int) -> np.ndarray:
+    """d(h_t, c_t) / d(h_{t-1}, c_{t-1}) : (2n, 2n), blocks [[hh, hc], [ch, cc]]."""
+    n, ds, i, f, g, o, c_prev, tanh_c, peep, dc_da = _step_parts(p, tr, t)
+    w = p.weight_hh
+    dc_dh = (dc_da[:n, None] * w[:n]) + (dc_da[n : 2 * n, None] * w[n : 2 * n])
+    dc_dh += dc_da[2 * n :, None] * w[2 * n : 3 * n]
+    dc_dc = np.diag(f + g * ds["i"] * peep[0] + c_prev * ds["f"] * peep[1])
+    do_dh = ds["o"][:, None] * (w[3 * n :] + peep[2][:, None] * dc_dh)
+    do_dc = (ds["o"] * peep[2])[:, None] * dc_dc
+    dtanh = o * (1.0 - tanh_c**2)
+    dh_dh = tanh_c[:, None] * do_dh + dtanh[:, None] * dc_dh
+    dh_dc = tanh_c[:, None] * do_dc + dtanh[:, None] * dc_dc
+    return np.block([[dh_dh, dh_dc], [dc_dh, dc_dc]])
+
+
+def lstm_input_jacobian(p: LSTMParams, tr: LSTMTrace, t: int) -> np.ndarray:
+    """d(h_t, c_t) / dx_t : (2n, d)."""
+    n, ds, i, f, g, o, c_prev, tanh_c, peep, dc_da = _step_parts(p, tr, t)
+    w = p.weight_ih
+    dc_dx = dc_da[:n, None] * w[:n] + dc_da[n : 2 * n, None] * w[n : 2 * n]
+    dc_dx += dc_da[2 * n :, None] * w[2 * n : 3 * n]
+    do_dx = ds["o"][:, None] * (w[3 * n :] + peep[2][:, None] * dc_dx)
+    dh_dx = tanh_c[:, None] * do_dx + (o * (1.0 - tanh_c**2))[:, None] * dc_dx
+    return np.vstack([dh_dx, dc_dx])

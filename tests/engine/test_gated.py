@@ -1,0 +1,132 @@
+"""LSTM and GRU step Jacobians against finite differences, and the gating closed forms."""
+
+import numpy as np
+import pytest
+
+from engine.gru import GRUParams, gru_forward, gru_input_jacobian, gru_step_jacobian
+from engine.lstm import LSTMParams, lstm_forward, lstm_input_jacobian, lstm_step_jacobian
+
+from .gradcheck import fd_jacobian
+
+N, D, T = 4, 3, 6
+
+
+def _lstm(seed, peephole, forget=0.0, input_gate=0.0):
+    rng = np.random.default_rng(seed)
+    b = rng.normal(size=4 * N) * 0.5
+    b[N : 2 * N] += forget
+    b[:N] += input_gate
+    return LSTMParams(
+        rng.normal(size=(4 * N, D)) * 0.7,
+        rng.normal(size=(4 * N, N)) * 0.7,
+        b,
+        rng.normal(size=4 * N) * 0.5,
+        rng.normal(size=(3, N)) if peephole else None,
+    )
+
+
+def _gru(seed, form, update=0.0):
+    rng = np.random.default_rng(seed)
+    b = rng.normal(size=3 * N) * 0.2
+    b[N : 2 * N] += update
+    return GRUParams(
+        rng.normal(size=(3 * N, D)) * 0.7,
+        rng.normal(size=(3 * N, N)) * 0.7,
+        b,
+        rng.normal(size=3 * N) * 0.2,
+        form,
+    )
+
+
+@pytest.mark.parametrize("peephole", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lstm_step_and_input_jacobians(seed, peephole):
+    p = _lstm(seed, peephole)
+    rng = np.random.default_rng(10 + seed)
+    x, h0, c0 = rng.normal(size=(T, D)), rng.normal(size=N), rng.normal(size=N)
+    tr = lstm_forward(p, x, h0, c0)
+    for t in range(1, T + 1):
+
+        def step(state, t=t):
+            one = lstm_forward(p, x[t - 1 : t], state[:N], state[N:])
+            return np.concatenate([one.h[1], one.c[1]])
+
+        def step_x(xt, t=t):
+            one = lstm_forward(p, xt[None, :], tr.h[t - 1], tr.c[t - 1])
+            return np.concatenate([one.h[1], one.c[1]])
+
+        state = np.concatenate([tr.h[t - 1], tr.c[t - 1]])
+        np.testing.assert_allclose(
+            lstm_step_jacobian(p, tr, t), fd_jacobian(step, state), atol=1e-8
+        )
+        np.testing.assert_allclose(
+            lstm_input_jacobian(p, tr, t), fd_jacobian(step_x, x[t - 1]), atol=1e-8
+        )
+
+
+@pytest.mark.parametrize("form", ["pytorch", "lecture"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gru_step_and_input_jacobians(seed, form):
+    p = _gru(seed, form)
+    rng = np.random.default_rng(20 + seed)
+    x, h0 = rng.normal(size=(T, D)), rng.normal(size=N)
+    tr = gru_forward(p, x, h0)
+    for t in range(1, T + 1):
+
+        def step(h, t=t):
+            return gru_forward(p, x[t - 1 : t], h).h[1]
+
+        def step_x(xt, t=t):
+            return gru_forward(p, xt[None, :], tr.h[t - 1]).h[1]
+
+        np.testing.assert_allclose(
+            gru_step_jacobian(p, tr, t), fd_jacobian(step, tr.h[t - 1]), atol=1e-8
+        )
+        np.testing.assert_allclose(
+            gru_input_jacobian(p, tr, t), fd_jacobian(step_x, x[t - 1]), atol=1e-8
+        )
+
+
+def test_pytorch_gru_matches_the_written_out_equations():
+    p = _gru(3, "pytorch")
+    rng = np.random.default_rng(3)
+    x, h = rng.normal(size=(1, D)), rng.normal(size=N)
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    gi, gh = p.weight_ih @ x[0] + p.bias_ih, p.weight_hh @ h + p.bias_hh
+    r, z = sig(gi[:N] + gh[:N]), sig(gi[N : 2 * N] + gh[N : 2 * N])
+    n = np.tanh(gi[2 * N :] + r * gh[2 * N :])
+    np.testing.assert_allclose(gru_forward(p, x, h).h[1], (1 - z) * n + z * h, rtol=1e-14)
+
+
+def _product(jacs):
+    prod = np.eye(jacs[0].shape[0])
+    for j in reversed(jacs):  # dh_T/dh_0 = J_T ... J_1
+        prod = prod @ j
+    return prod
+
+
+def test_lstm_with_open_forget_and_shut_input_keeps_the_cell_state():
+    p = _lstm(5, False, forget=20.0, input_gate=-20.0)
+    x = np.random.default_rng(5).normal(size=(50, D))
+    tr = lstm_forward(p, x, np.zeros(N), np.ones(N))
+    prod = _product([lstm_step_jacobian(p, tr, t) for t in range(1, 51)])
+    np.testing.assert_allclose(prod[N:, N:], np.eye(N), atol=1e-6)  # dc_50 / dc_0
+
+
+@pytest.mark.parametrize("form,bias", [("pytorch", 20.0), ("lecture", -20.0)])
+def test_gru_update_bias_that_keeps_the_state(form, bias):
+    p = _gru(6, form, update=bias)
+    x = np.random.default_rng(6).normal(size=(50, D))
+    tr = gru_forward(p, x, np.zeros(N))
+    prod = _product([gru_step_jacobian(p, tr, t) for t in range(1, 51)])
+    np.testing.assert_allclose(prod, np.eye(N), atol=1e-6)
+
+
+@pytest.mark.parametrize("form,bias", [("pytorch", -20.0), ("lecture", 20.0)])
+def test_the_opposite_sign_overwrites_the_state(form, bias):
+    # the same bias with the other form's sign forgets: the product is far from the identity
+    p = _gru(6, form, update=bias)
+    x = np.random.default_rng(6).normal(size=(50, D))
+    tr = gru_forward(p, x, np.zeros(N))
+    prod = _product([gru_step_jacobian(p, tr, t) for t in range(1, 51)])
+    assert np.linalg.norm(prod - np.eye(N)) > 0.5

@@ -29,7 +29,7 @@ per step is cheap) use exact SVDs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,77 +72,125 @@ def _top_left_vector(p: np.ndarray) -> tuple[np.ndarray, float]:
         return vec[:, -1], float(np.sqrt(max(lam[-1], 0.0)))
 
 
+class _NormSeries:
+    """log10 spectral and Frobenius norms of a sequence of matrices, appended one at a time.
+
+    Each matrix comes as a mantissa and a log10 scale. ``exact`` batches SVDs; ``power``
+    runs the certified warm-started Lanczos (see the module docstring).
+    """
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.spectral: list[float] = []
+        self.frobenius: list[float] = []
+        self.fallbacks = 0
+        self._u: np.ndarray | None = None
+        self._pending: list[tuple[int, np.ndarray]] = []
+
+    def add(self, m: np.ndarray | None, log_scale: float, *, seed_warm_start: bool = True) -> None:
+        """Append m * 10**log_scale. seed_warm_start=False keeps m (say the identity at l = 0,
+        whose singular vectors say nothing) from seeding the warm start."""
+        fro = 0.0 if m is None else float(np.linalg.norm(m))
+        if fro == 0.0:
+            self.spectral.append(-np.inf)
+            self.frobenius.append(-np.inf)
+            return
+        self.frobenius.append(log_scale + np.log10(fro))
+        method = self.method
+        if method == "auto":
+            method = "exact" if min(m.shape) <= EXACT_MAX_SIZE else "power"
+        if method == "exact" or not seed_warm_start:
+            self.spectral.append(log_scale)  # + log10 sigma_max(m), filled in by _flush()
+            self._pending.append((len(self.spectral) - 1, m))
+            if len(self._pending) == _EXACT_BATCH:
+                self._flush()
+            return
+        if self._u is None:  # the first matrix: start the warm chain from an exact vector
+            self._u, sigma = _top_left_vector(m)
+        else:
+            sigma, self._u, ok = _certified_top(m, self._u)
+            if not ok:
+                self.fallbacks += 1
+                sigma = float(_exact_sigma_max(m))
+        self.spectral.append(log_scale + np.log10(sigma))
+
+    def _flush(self) -> None:
+        if self._pending:
+            sigmas = _exact_sigma_max(np.stack([m for _, m in self._pending]))
+            for (i, _), sigma in zip(self._pending, sigmas, strict=True):
+                self.spectral[i] += np.log10(sigma)
+            self._pending.clear()
+
+    def result(self) -> NormProfile:
+        self._flush()
+        return NormProfile(np.array(self.spectral), np.array(self.frobenius), self.fallbacks)
+
+
+@dataclass(frozen=True)
+class View:
+    """A matrix derived from the running product P_l, tracked alongside it.
+
+    matrix(p, l) -> (mantissa, extra log10 scale) for the view of the product mantissa p
+    at distance l; defined for l = 0..last.
+    """
+
+    matrix: Callable[[np.ndarray, int], tuple[np.ndarray, float]]
+    last: int
+
+
 def product_norm_profile(
-    factors: Iterable[tuple[np.ndarray | None, float]],
+    factors: Iterable[tuple[np.ndarray | tuple | None, float]],
     size: int,
     *,
     method: str = "auto",
-) -> NormProfile:
+    views: dict[str, View] | None = None,
+) -> NormProfile | tuple[NormProfile, dict[str, NormProfile]]:
     """log10 spectral and Frobenius norms of J_1 ... J_l for l = 0..L.
 
     factors : iterable of (mantissa, log10 scale). A mantissa is a (size, size) array, or a
               pair (d : (size,), w : (size, size)) standing for diag(d) w, which saves
               forming it; None means the zero matrix.
-    method : ``power`` (certified warm-started Lanczos), ``exact`` (SVD at
-             every step) or ``auto`` (``exact`` up to EXACT_MAX_SIZE, else ``power``).
+    method : ``power`` (certified warm-started Lanczos), ``exact`` (SVD at every step) or
+             ``auto`` (``exact`` when the smaller side is at most EXACT_MAX_SIZE).
+    views : optional named views of the product (blocks, products with input Jacobians);
+            when given, returns (profile, {name: profile}).
     """
-    if method == "auto":
-        method = "exact" if size <= EXACT_MAX_SIZE else "power"
-    if method not in ("power", "exact"):
+    if method not in ("power", "exact", "auto"):
         raise ValueError(f"unknown method {method!r}")
-    spectral = [0.0]
-    frobenius = [0.5 * np.log10(size)]
-    p = None  # running product mantissa; true product = 10**log_scale * p
+    views = views or {}
+    main = _NormSeries(method)
+    side = {name: _NormSeries(method) for name in views}
+    p = np.eye(size)  # running product mantissa; true product = 10**log_scale * p
     log_scale = 0.0
+    main.add(p, 0.0, seed_warm_start=False)
+    for name, view in views.items():
+        side[name].add(*_shift(view.matrix(p, 0), log_scale), seed_warm_start=False)
     inv_norm = 1.0  # 1 / ||p||_F, folded into the next factor instead of dividing p
-    u = None
-    fallbacks = 0
     zero = False
-    pending: list[tuple[int, np.ndarray]] = []  # exact mode: products awaiting a batched SVD
-
-    def flush() -> None:
-        if pending:
-            sigmas = _exact_sigma_max(np.stack([m for _, m in pending]))
-            for (i, _), sigma in zip(pending, sigmas, strict=True):
-                spectral[i] += np.log10(sigma)
-            pending.clear()
-
-    for mantissa, scale in factors:
-        if zero or mantissa is None:
-            zero = True
-            spectral.append(-np.inf)
-            frobenius.append(-np.inf)
-            continue
-        log_scale += scale - np.log10(inv_norm) if p is not None else scale
-        if isinstance(mantissa, tuple):  # p diag(d) w: scale p's columns, fold 1/||p|| in d
-            d, w = mantissa
-            p = d[:, None] * w if p is None else (p * (d * inv_norm)) @ w
+    for l, (mantissa, scale) in enumerate(factors, start=1):
+        if not zero and mantissa is not None:
+            log_scale += scale - np.log10(inv_norm)
+            if isinstance(mantissa, tuple):  # p diag(d) w: scale p's columns, fold 1/||p|| in
+                d, w = mantissa
+                p = (p * (d * inv_norm)) @ w
+            else:
+                p = (p * inv_norm) @ mantissa
+            fro = float(np.linalg.norm(p))
+            zero = fro == 0.0
+            inv_norm = 1.0 / fro if fro else 1.0
         else:
-            p = mantissa if p is None else (p * inv_norm) @ mantissa
-        fro = float(np.linalg.norm(p))
-        if fro == 0.0:
             zero = True
-            spectral.append(-np.inf)
-            frobenius.append(-np.inf)
-            continue
-        frobenius.append(log_scale + np.log10(fro))
-        inv_norm = 1.0 / fro
-        if method == "exact":
-            spectral.append(log_scale)  # + log10 sigma_max(p), filled in by flush()
-            pending.append((len(spectral) - 1, p))
-            if len(pending) == _EXACT_BATCH:
-                flush()
-            continue
-        if u is None:  # the first factor: start the warm chain from an exact vector
-            u, sigma = _top_left_vector(p)
-        else:
-            sigma, u, ok = _certified_top(p, u)
-            if not ok:
-                fallbacks += 1
-                sigma = float(_exact_sigma_max(p))
-        spectral.append(log_scale + np.log10(sigma))
-    flush()
-    return NormProfile(np.array(spectral), np.array(frobenius), fallbacks)
+        main.add(None if zero else p, log_scale)
+        for name, view in views.items():
+            if l <= view.last:
+                side[name].add(*(((None, 0.0)) if zero else _shift(view.matrix(p, l), log_scale)))
+    if not views:
+        return main.result()
+    return main.result(), {name: series.result() for name, series in side.items()}
+
+
+def _shift(view: tuple[np.ndarray, float], log_scale: float) -> tuple[np.ndarray, float]:
+    return view[0], view[1] + log_scale
 
 
 def _certified_top(p: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, bool]:

@@ -11,7 +11,7 @@ from .clipping import CLIP_MODES, ClipResult, clip_gradients
 from .init import H0S, INITS, INPUTS, Problem, draw_problem
 from .nonlinearity import NONLINEARITIES, get_nonlinearity
 from .products import NormProfile
-from .rnn import RNNTrace, rnn_forward, rnn_jacobian_profile
+from .rnn import RNNTrace, rnn_forward, rnn_profiles
 from .spectrum import Spectrum, pascanu_log10_bound, spectrum
 
 CELLS = ("rnn",)
@@ -83,6 +83,8 @@ class Summary:
 @dataclass(frozen=True)
 class GradientFlowResult:
     """distance : (T + 1,) l = 0..T.  trace : the forward run (states h_0..h_T).
+    profile : log10 ||dh_T/dh_{T-l}||, l = 0..T.
+    input_sensitivity : log10 ||dh_T/dx_{T-l}||, l = 0..T-1.
     log10_bound : (T + 1,) Pascanu's l * log10(gamma * sigma_max)."""
 
     config: GradientFlowConfig
@@ -90,6 +92,7 @@ class GradientFlowResult:
     trace: RNNTrace
     distance: np.ndarray
     profile: NormProfile
+    input_sensitivity: NormProfile
     log10_bound: np.ndarray
     spectrum: Spectrum
     gradient: BPTTGradient
@@ -137,7 +140,9 @@ def gradient_flow(config: GradientFlowConfig, *, method: str = "auto") -> Gradie
     )
     trace = rnn_forward(problem.params, phi, problem.inputs, problem.h0)
     w_hh = problem.params.weight_hh
-    profile = rnn_jacobian_profile(w_hh, trace.log_dphi, method=method)
+    profile, input_sensitivity = rnn_profiles(
+        w_hh, problem.params.weight_ih, trace.log_dphi, method=method
+    )
     spec = spectrum(w_hh)
     gradient = bptt_gradient(problem, trace)
     return GradientFlowResult(
@@ -146,6 +151,7 @@ def gradient_flow(config: GradientFlowConfig, *, method: str = "auto") -> Gradie
         trace=trace,
         distance=np.arange(config.seq_len + 1),
         profile=profile,
+        input_sensitivity=input_sensitivity,
         log10_bound=pascanu_log10_bound(phi.gamma, spec.spectral_norm, config.seq_len),
         spectrum=spec,
         gradient=gradient,

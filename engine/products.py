@@ -72,7 +72,7 @@ def _top_left_vector(p: np.ndarray) -> tuple[np.ndarray, float]:
         return vec[:, -1], float(np.sqrt(max(lam[-1], 0.0)))
 
 
-class _NormSeries:
+class NormSeries:
     """log10 spectral and Frobenius norms of a sequence of matrices, appended one at a time.
 
     Each matrix comes as a mantissa and a log10 scale. ``exact`` batches SVDs; ``power``
@@ -158,8 +158,8 @@ def product_norm_profile(
     if method not in ("power", "exact", "auto"):
         raise ValueError(f"unknown method {method!r}")
     views = views or {}
-    main = _NormSeries(method)
-    side = {name: _NormSeries(method) for name in views}
+    main = NormSeries(method)
+    side = {name: NormSeries(method) for name in views}
     p = np.eye(size)  # running product mantissa; true product = 10**log_scale * p
     log_scale = 0.0
     main.add(p, 0.0, seed_warm_start=False)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .init import RNNParams
 from .nonlinearity import Nonlinearity
-from .products import diagonal_norm_profile, product_norm_profile
+from .products import NormProfile, NormSeries, View, diagonal_norm_profile, product_norm_profile
 
 _LN10 = float(np.log(10.0))
 
@@ -94,10 +94,63 @@ def rnn_jacobian_profile(weight_hh: np.ndarray, log_dphi: np.ndarray, *, method:
     dh_T/dh_{T-l} = J_T J_{T-1} ... J_{T-l+1} with J_t = diag(phi'(a_t)) W_hh.
     A diagonal W_hh makes every product diagonal; that case is done in closed form.
     """
+    if _is_diagonal(weight_hh):
+        return diagonal_norm_profile(_diagonal_logs(weight_hh, log_dphi))
     n = weight_hh.shape[0]
-    diag = np.diag(weight_hh)
-    if np.array_equal(weight_hh, np.diag(diag)):
-        with np.errstate(divide="ignore"):
-            log_abs = log_dphi[::-1] + np.log(np.abs(diag))[None, :]
-        return diagonal_norm_profile(log_abs)
     return product_norm_profile(scaled_step_jacobians(weight_hh, log_dphi), n, method=method)
+
+
+def rnn_profiles(
+    weight_hh: np.ndarray, weight_ih: np.ndarray, log_dphi: np.ndarray, *, method: str = "auto"
+) -> tuple[NormProfile, NormProfile]:
+    """The state profile (as rnn_jacobian_profile) and the input sensitivity
+    log10 ||dh_T/dx_{T-l}|| for l = 0..T-1, with dh_T/dx_{T-l} = (dh_T/dh_{T-l}) B_{T-l}
+    and B_t = diag(phi'(a_t)) W_ih : (n, d). Both from one pass over the products.
+    """
+    t_len, n = log_dphi.shape
+    tops = np.max(log_dphi, axis=1)
+
+    def input_jacobian(t: int) -> tuple[np.ndarray | None, float]:
+        """B_t as (row weights exp(log phi' - top), log10 scale top)."""
+        top = tops[t - 1]
+        if top == -np.inf:
+            return None, 0.0
+        return np.exp(log_dphi[t - 1] - top), top / _LN10
+
+    if _is_diagonal(weight_hh):
+        logs = _diagonal_logs(weight_hh, log_dphi)
+        cum = np.vstack([np.zeros((1, n)), np.cumsum(logs, axis=0)])  # log |diag of P_l|
+        series = NormSeries("exact")
+        for l in range(t_len):
+            with np.errstate(invalid="ignore"):  # -inf - -inf where a row is all zero
+                row = cum[l] + log_dphi[t_len - l - 1]
+            top = np.max(row)
+            if top == -np.inf:
+                series.add(None, 0.0)
+            else:
+                series.add(np.exp(row - top)[:, None] * weight_ih, top / _LN10)
+        return diagonal_norm_profile(logs), series.result()
+
+    def input_view(p: np.ndarray, l: int) -> tuple[np.ndarray, float]:
+        d, scale = input_jacobian(t_len - l)
+        if d is None:
+            return np.zeros((n, weight_ih.shape[1])), 0.0
+        return (p * d) @ weight_ih, scale
+
+    state, views = product_norm_profile(
+        scaled_step_jacobians(weight_hh, log_dphi),
+        n,
+        method=method,
+        views={"input": View(input_view, t_len - 1)},
+    )
+    return state, views["input"]
+
+
+def _is_diagonal(w: np.ndarray) -> bool:
+    return bool(np.array_equal(w, np.diag(np.diag(w))))
+
+
+def _diagonal_logs(w: np.ndarray, log_dphi: np.ndarray) -> np.ndarray:
+    """(T, n) log |diagonal of J_T|, ..., log |diagonal of J_1| for a diagonal W_hh."""
+    with np.errstate(divide="ignore"):
+        return log_dphi[::-1] + np.log(np.abs(np.diag(w)))[None, :]

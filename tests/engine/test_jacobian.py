@@ -7,7 +7,7 @@ from engine.bptt import log10_norm
 from engine.init import RNNParams, draw_problem, haar_orthogonal
 from engine.nonlinearity import NONLINEARITIES, get_nonlinearity
 from engine.products import diagonal_norm_profile, product_norm_profile
-from engine.rnn import rnn_forward, rnn_jacobian_profile
+from engine.rnn import rnn_forward, rnn_jacobian_profile, rnn_profiles
 
 from .gradcheck import fd_jacobian
 
@@ -178,3 +178,35 @@ def test_unbounded_states_are_carried_in_the_log_domain(nl):
     short = rnn_forward(params, get_nonlinearity(nl), np.zeros((50, 1)), h0)
     assert np.all(short.state_log10 == 0.0)
     np.testing.assert_allclose(short.states[-1], np.linalg.matrix_power(3.0 * perm, 50) @ h0)
+
+
+@pytest.mark.parametrize("method", ["exact", "power"])
+@pytest.mark.parametrize("init", ["gaussian", "identity"])
+@pytest.mark.parametrize("nl", sorted(NONLINEARITIES))
+def test_input_sensitivity_matches_finite_differences(nl, init, method):
+    p, phi = _problem(nl, init=init, n=5, d=3, t=10, scale=0.9, seed=3)
+    trace = rnn_forward(p.params, phi, p.inputs, p.h0)
+    state, sens = rnn_profiles(
+        p.params.weight_hh, p.params.weight_ih, trace.log_dphi, method=method
+    )
+    np.testing.assert_array_equal(
+        state.spectral,
+        rnn_jacobian_profile(p.params.weight_hh, trace.log_dphi, method=method).spectral,
+    )
+    t_len = p.inputs.shape[0]
+    assert sens.spectral.shape == (t_len,)
+    for l in range(t_len):
+        k = t_len - l  # x_k, row k - 1
+
+        def h_t(x, k=k):
+            xs = p.inputs.copy()
+            xs[k - 1] = x
+            return _run_from(p.params, phi, xs[k - 1 :], trace.states[k - 1])
+
+        jac = fd_jacobian(h_t, p.inputs[k - 1])
+        np.testing.assert_allclose(
+            10 ** sens.spectral[l], np.linalg.norm(jac, 2), rtol=2e-6, atol=1e-9
+        )
+        np.testing.assert_allclose(
+            10 ** sens.frobenius[l], np.linalg.norm(jac), rtol=2e-6, atol=1e-9
+        )

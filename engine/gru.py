@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .nonlinearity import get_nonlinearity
+from .products import NormProfile, View, product_norm_profile
 
 GRU_FORMS = ("pytorch", "lecture")
 _SIG = get_nonlinearity("sigmoid")
@@ -121,3 +122,12 @@ def gru_step_jacobian(p: GRUParams, tr: GRUTrace, t: int) -> np.ndarray:
 def gru_input_jacobian(p: GRUParams, tr: GRUTrace, t: int) -> np.ndarray:
     """dh_t / dx_t : (n, d)."""
     return _jacobian(p, tr, t, p.weight_ih, wrt_h=False)
+
+
+def gru_profiles(p: GRUParams, tr: GRUTrace, *, method: str = "auto") -> dict[str, NormProfile]:
+    """``state``: dh_T/dh_{T-l}, l = 0..T;  ``input``: dh_T/dx_{T-l}, l = 0..T-1."""
+    t_len, n = tr.a_r.shape[0], p.hidden_size
+    factors = ((gru_step_jacobian(p, tr, t), 0.0) for t in range(t_len, 0, -1))
+    views = {"input": View(lambda m, l: (m @ gru_input_jacobian(p, tr, t_len - l), 0.0), t_len - 1)}
+    state, parts = product_norm_profile(factors, n, method=method, views=views)
+    return {"state": state, **parts}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .nonlinearity import get_nonlinearity
+from .products import NormProfile, View, product_norm_profile
 
 _SIG = get_nonlinearity("sigmoid")
 _TANH = get_nonlinearity("tanh")
@@ -117,3 +118,22 @@ def lstm_input_jacobian(p: LSTMParams, tr: LSTMTrace, t: int) -> np.ndarray:
     do_dx = ds["o"][:, None] * (w[3 * n :] + peep[2][:, None] * dc_dx)
     dh_dx = tanh_c[:, None] * do_dx + (o * (1.0 - tanh_c**2))[:, None] * dc_dx
     return np.vstack([dh_dx, dc_dx])
+
+
+def lstm_profiles(p: LSTMParams, tr: LSTMTrace, *, method: str = "auto") -> dict[str, NormProfile]:
+    """Norm profiles over distance l of the LSTM's backward products.
+
+    ``joint``: d(h_T, c_T)/d(h_{T-l}, c_{T-l}) (2n x 2n), l = 0..T
+    ``hh``: dh_T/dh_{T-l} with c_{T-l} held fixed (the hh block of the joint product)
+    ``cc``: dc_T/dc_{T-l} (the cc block), l = 0..T
+    ``input``: dh_T/dx_{T-l} = [joint product]_{h rows} B_{T-l}, l = 0..T-1
+    """
+    t_len, n = tr.pre.shape[0], p.hidden_size
+    factors = ((lstm_step_jacobian(p, tr, t), 0.0) for t in range(t_len, 0, -1))
+    views = {
+        "hh": View(lambda m, l: (m[:n, :n], 0.0), t_len),
+        "cc": View(lambda m, l: (m[n:, n:], 0.0), t_len),
+        "input": View(lambda m, l: (m[:n] @ lstm_input_jacobian(p, tr, t_len - l), 0.0), t_len - 1),
+    }
+    joint, parts = product_norm_profile(factors, 2 * n, method=method, views=views)
+    return {"joint": joint, **parts}

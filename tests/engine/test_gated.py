@@ -3,8 +3,20 @@
 import numpy as np
 import pytest
 
-from engine.gru import GRUParams, gru_forward, gru_input_jacobian, gru_step_jacobian
-from engine.lstm import LSTMParams, lstm_forward, lstm_input_jacobian, lstm_step_jacobian
+from engine.gru import (
+    GRUParams,
+    gru_forward,
+    gru_input_jacobian,
+    gru_profiles,
+    gru_step_jacobian,
+)
+from engine.lstm import (
+    LSTMParams,
+    lstm_forward,
+    lstm_input_jacobian,
+    lstm_profiles,
+    lstm_step_jacobian,
+)
 
 from .gradcheck import fd_jacobian
 
@@ -130,3 +142,58 @@ def test_the_opposite_sign_overwrites_the_state(form, bias):
     tr = gru_forward(p, x, np.zeros(N))
     prod = _product([gru_step_jacobian(p, tr, t) for t in range(1, 51)])
     assert np.linalg.norm(prod - np.eye(N)) > 0.5
+
+
+def _direct(jacs, view=lambda m, l: m):
+    """log10 norms of view(J_T ... J_{T-l+1}) formed directly."""
+    prod = np.eye(jacs[0].shape[0])
+    out = [view(prod, 0)]
+    for l, j in enumerate(reversed(jacs), start=1):
+        prod = prod @ j
+        out.append(view(prod, l))
+    return out
+
+
+@pytest.mark.parametrize("method", ["exact", "power"])
+@pytest.mark.parametrize("peephole", [False, True])
+def test_lstm_profiles_against_direct_products(peephole, method):
+    p = _lstm(7, peephole)
+    x = np.random.default_rng(7).normal(size=(30, D))
+    tr = lstm_forward(p, x, np.zeros(N), np.zeros(N))
+    jacs = [lstm_step_jacobian(p, tr, t) for t in range(1, 31)]
+    prof = lstm_profiles(p, tr, method=method)
+    for name, view in (
+        ("joint", lambda m, l: m),
+        ("hh", lambda m, l: m[:N, :N]),
+        ("cc", lambda m, l: m[N:, N:]),
+    ):
+        mats = _direct(jacs, view)
+        np.testing.assert_allclose(
+            prof[name].spectral, [np.log10(np.linalg.norm(m, 2)) for m in mats], atol=1e-10
+        )
+        np.testing.assert_allclose(
+            prof[name].frobenius, [np.log10(np.linalg.norm(m)) for m in mats], atol=1e-10
+        )
+    mats = _direct(
+        jacs, lambda m, l: m[:N] @ lstm_input_jacobian(p, tr, 30 - l) if l < 30 else None
+    )
+    expected = [np.log10(np.linalg.norm(m, 2)) for m in mats[:30]]
+    np.testing.assert_allclose(prof["input"].spectral, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("form", ["pytorch", "lecture"])
+def test_gru_profiles_against_direct_products(form):
+    p = _gru(8, form)
+    x = np.random.default_rng(8).normal(size=(30, D))
+    tr = gru_forward(p, x, np.zeros(N))
+    jacs = [gru_step_jacobian(p, tr, t) for t in range(1, 31)]
+    prof = gru_profiles(p, tr)
+    mats = _direct(jacs)
+    np.testing.assert_allclose(
+        prof["state"].spectral, [np.log10(np.linalg.norm(m, 2)) for m in mats], atol=1e-10
+    )
+    sens = [
+        np.log10(np.linalg.norm(m @ gru_input_jacobian(p, tr, 30 - l), 2))
+        for l, m in enumerate(mats[:30])
+    ]
+    np.testing.assert_allclose(prof["input"].spectral, sens, atol=1e-10)

@@ -123,3 +123,67 @@ def bptt_gradient(problem: Problem, trace: RNNTrace) -> BPTTGradient:
         log10_scale=top_scale,
     )
     return BPTTGradient(log10_dh, contribution, log10_loss, grads)
+
+
+def gated_bptt(
+    step,
+    *,
+    h_states: np.ndarray,
+    state_size: int,
+    gate_rows: int,
+    inputs: np.ndarray,
+    target: np.ndarray,
+    peephole: bool = False,
+) -> BPTTGradient:
+    """BPTT for a gated cell from its one-step backward function, in the log domain.
+
+    step(t, g) -> (g_prev, delta_in, delta_hid, right_n, extras) maps g = dL/dstate_t
+    (mantissa, (state_size,)) to dL/dstate_{t-1}, with the gate pre-activation gradients
+    delta_in (rows of W_ih, b_ih) and delta_hid (rows of W_hh, b_hh), both (gate_rows,);
+    the last n rows of W_hh multiply ``right_n``, the others h_{t-1}; extras are peephole
+    gradients (3, n) or None. h_states : (T + 1, n); the state vector starts with h.
+    """
+    t_len, n = inputs.shape[0], h_states.shape[1]
+    g = np.zeros(state_size)
+    g[:n] = h_states[-1] - target
+    dh = np.zeros((t_len + 1, n))
+    dh_scale = np.full(t_len + 1, -np.inf)
+    dh[0], dh_scale[0] = g[:n], 0.0
+    d_in, d_hid = np.zeros((t_len, gate_rows)), np.zeros((t_len, gate_rows))
+    right, peep = np.zeros((t_len, n)), np.zeros((t_len, 3, n))
+    s = np.full(t_len, -np.inf)  # log10 scale of step t's mantissas, row t - 1
+    scale = 0.0
+    for t in range(t_len, 0, -1):
+        size = float(np.max(np.abs(g)))
+        if size == 0.0:  # zero from here back
+            break
+        scale += np.log10(size)
+        g, d_in[t - 1], d_hid[t - 1], right[t - 1], extras = step(t, g / size)
+        if extras is not None:
+            peep[t - 1] = extras
+        s[t - 1] = scale
+        dh[t_len - t + 1], dh_scale[t_len - t + 1] = g[:n], scale
+    log10_dh = log10_row_norms(dh) + dh_scale
+    h_prev = h_states[:-1]
+
+    def norms(x):
+        return np.linalg.norm(x, axis=1)
+
+    # the step's W_hh term: rows but the last n are outer(delta, h_{t-1}), the last n rows
+    # outer(delta_n, right_n); mantissas are O(1), so the squares are formed directly
+    sq = (norms(d_hid[:, :-n]) * norms(h_prev)) ** 2 + (norms(d_hid[:, -n:]) * norms(right)) ** 2
+    with np.errstate(divide="ignore"):
+        contribution = (0.5 * np.log10(sq) + s)[::-1]
+    top = float(np.max(s)) if np.max(s) > -np.inf else 0.0
+    weight = 10.0 ** (s - top)
+    w_in, w_hid = weight[:, None] * d_in, weight[:, None] * d_hid
+    mantissa = {
+        "weight_ih": w_in.T @ inputs,
+        "weight_hh": np.vstack([w_hid[:, :-n].T @ h_prev, w_hid[:, -n:].T @ right]),
+        "bias_ih": w_in.sum(axis=0),
+        "bias_hh": w_hid.sum(axis=0),
+    }
+    if peephole:
+        mantissa["peephole"] = np.einsum("t,tkn->kn", weight, peep)
+    log10_loss = 2.0 * log10_dh[0] - float(np.log10(2.0))
+    return BPTTGradient(log10_dh, contribution, log10_loss, ScaledTensors(mantissa, top))

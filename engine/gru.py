@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bptt import gated_bptt
 from .nonlinearity import get_nonlinearity
 from .products import NormProfile, View, product_norm_profile
 
@@ -131,3 +132,46 @@ def gru_profiles(p: GRUParams, tr: GRUTrace, *, method: str = "auto") -> dict[st
     views = {"input": View(lambda m, l: (m @ gru_input_jacobian(p, tr, t_len - l), 0.0), t_len - 1)}
     state, parts = product_norm_profile(factors, n, method=method, views=views)
     return {"state": state, **parts}
+
+
+def gru_backward_step(p: GRUParams, tr: GRUTrace, t: int, g: np.ndarray):
+    """One step of BPTT: g = dL/dh_t : (n,) to dL/dh_{t-1}.
+
+    Returns (g_prev, delta_in, delta_hid, right_n): delta_in = dL/d(W_ih x + b_ih) : (3n,),
+    delta_hid = dL/d(W_hh-side pre-activation + b_hh) : (3n,); the W_hh gradient of this
+    step is outer(delta_hid, h_{t-1}) except its n rows, which multiply ``right_n``
+    (h_{t-1} in PyTorch's form, r * h_{t-1} in the lecture form).
+    """
+    n = p.hidden_size
+    k = t - 1
+    hp = tr.h[k]
+    r, z, nn = _SIG.forward(tr.a_r[k]), _SIG.forward(tr.a_z[k]), np.tanh(tr.a_n[k])
+    w = p.weight_hh
+    if p.form == "pytorch":
+        da_n = g * (1.0 - z) * (1.0 - nn**2)
+        d_z = g * (hp - nn) * _SIG.derivative(tr.a_z[k])
+        d_r = da_n * tr.m[k] * _SIG.derivative(tr.a_r[k])
+        d_m = da_n * r
+        delta_in = np.concatenate([d_r, d_z, da_n])
+        delta_hid = np.concatenate([d_r, d_z, d_m])
+        return g * z + w.T @ delta_hid, delta_in, delta_hid, hp
+    da_n = g * z * (1.0 - nn**2)
+    d_z = g * (nn - hp) * _SIG.derivative(tr.a_z[k])
+    d_rh = w[2 * n :].T @ da_n
+    d_r = d_rh * hp * _SIG.derivative(tr.a_r[k])
+    delta = np.concatenate([d_r, d_z, da_n])
+    g_prev = g * (1.0 - z) + w[:n].T @ d_r + w[n : 2 * n].T @ d_z + d_rh * r
+    return g_prev, delta, delta, r * hp
+
+
+def gru_bptt(p: GRUParams, tr: GRUTrace, inputs: np.ndarray, target: np.ndarray):
+    """BPTTGradient of L = 1/2 ||h_T - y||^2."""
+    n = p.hidden_size
+    return gated_bptt(
+        lambda t, g: (*gru_backward_step(p, tr, t, g), None),
+        h_states=tr.h,
+        state_size=n,
+        gate_rows=3 * n,
+        inputs=inputs,
+        target=target,
+    )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bptt import gated_bptt
 from .nonlinearity import get_nonlinearity
 from .products import NormProfile, View, product_norm_profile
 
@@ -137,3 +138,42 @@ def lstm_profiles(p: LSTMParams, tr: LSTMTrace, *, method: str = "auto") -> dict
     }
     joint, parts = product_norm_profile(factors, 2 * n, method=method, views=views)
     return {"joint": joint, **parts}
+
+
+def lstm_backward_step(p: LSTMParams, tr: LSTMTrace, t: int, g: np.ndarray):
+    """One step of BPTT: g = dL/d(h_t, c_t) : (2n,) to dL/d(h_{t-1}, c_{t-1}).
+
+    Returns (g_prev, delta, extras): delta = dL/dA_t : (4n,), the gradient of the gate
+    pre-activations (rows i | f | g | o), which W_ih, W_hh and both biases share;
+    extras = peephole gradients (3, n) for this step (None without peepholes).
+    """
+    n, ds, i, f, gg, o, c_prev, tanh_c, peep, _ = _step_parts(p, tr, t)
+    g_h, g_c = g[:n], g[n:]
+    d_o = g_h * tanh_c * ds["o"]
+    d_c = g_c + g_h * o * (1.0 - tanh_c**2) + d_o * peep[2]
+    d_i = d_c * gg * ds["i"]
+    d_f = d_c * c_prev * ds["f"]
+    d_g = d_c * i * _TANH.derivative(tr.pre[t - 1][2 * n : 3 * n])
+    delta = np.concatenate([d_i, d_f, d_g, d_o])
+    g_prev = np.concatenate([p.weight_hh.T @ delta, d_c * f + d_i * peep[0] + d_f * peep[1]])
+    extras = None if p.peephole is None else np.stack([d_i * c_prev, d_f * c_prev, d_o * tr.c[t]])
+    return g_prev, delta, extras
+
+
+def lstm_bptt(p: LSTMParams, tr: LSTMTrace, inputs: np.ndarray, target: np.ndarray):
+    """BPTTGradient of L = 1/2 ||h_T - y||^2 (grads include ``peephole`` when present)."""
+
+    def step(t: int, g: np.ndarray):
+        g_prev, delta, extras = lstm_backward_step(p, tr, t, g)
+        return g_prev, delta, delta, tr.h[t - 1], extras
+
+    n = p.hidden_size
+    return gated_bptt(
+        step,
+        h_states=tr.h,
+        state_size=2 * n,
+        gate_rows=4 * n,
+        inputs=inputs,
+        target=target,
+        peephole=p.peephole is not None,
+    )

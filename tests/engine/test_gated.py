@@ -5,6 +5,7 @@ import pytest
 
 from engine.gru import (
     GRUParams,
+    gru_bptt,
     gru_forward,
     gru_input_jacobian,
     gru_profiles,
@@ -12,13 +13,14 @@ from engine.gru import (
 )
 from engine.lstm import (
     LSTMParams,
+    lstm_bptt,
     lstm_forward,
     lstm_input_jacobian,
     lstm_profiles,
     lstm_step_jacobian,
 )
 
-from .gradcheck import fd_jacobian
+from .gradcheck import check_grad, fd_jacobian
 
 N, D, T = 4, 3, 6
 
@@ -197,3 +199,67 @@ def test_gru_profiles_against_direct_products(form):
         for l, m in enumerate(mats[:30])
     ]
     np.testing.assert_allclose(prof["input"].spectral, sens, atol=1e-10)
+
+
+def _loss_lstm(p, x, h0, c0, y):
+    e = lstm_forward(p, x, h0, c0).h[-1] - y
+    return 0.5 * e @ e
+
+
+@pytest.mark.parametrize("peephole", [False, True])
+def test_lstm_bptt_matches_finite_differences(peephole):
+    p = _lstm(11, peephole)
+    rng = np.random.default_rng(11)
+    x, h0, c0, y = (
+        rng.normal(size=(8, D)),
+        rng.normal(size=N),
+        rng.normal(size=N),
+        rng.normal(size=N),
+    )
+    tr = lstm_forward(p, x, h0, c0)
+    grad = lstm_bptt(p, tr, x, y)
+    assert 10**grad.log10_loss == pytest.approx(_loss_lstm(p, x, h0, c0, y), rel=1e-12)
+    names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] + (["peephole"] if peephole else [])
+    for name in names:
+        full = grad.grads.mantissa[name] * 10**grad.grads.log10_scale
+
+        def f(v, name=name):
+            fields = {
+                k: getattr(p, k)
+                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "peephole")
+            }
+            fields[name] = v
+            return _loss_lstm(LSTMParams(**fields), x, h0, c0, y)
+
+        check_grad(f, full, getattr(p, name), rng)
+
+
+@pytest.mark.parametrize("form", ["pytorch", "lecture"])
+def test_gru_bptt_matches_finite_differences(form):
+    p = _gru(12, form)
+    rng = np.random.default_rng(12)
+    x, h0, y = rng.normal(size=(8, D)), rng.normal(size=N), rng.normal(size=N)
+    tr = gru_forward(p, x, h0)
+    grad = gru_bptt(p, tr, x, y)
+
+    def loss(q):
+        e = gru_forward(q, x, h0).h[-1] - y
+        return 0.5 * e @ e
+
+    assert 10**grad.log10_loss == pytest.approx(loss(p), rel=1e-12)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        full = grad.grads.mantissa[name] * 10**grad.grads.log10_scale
+
+        def f(v, name=name):
+            fields = {
+                k: getattr(p, k) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "form")
+            }
+            fields[name] = v
+            return loss(GRUParams(**fields))
+
+        check_grad(f, full, getattr(p, name), rng)
+    # dL/dh_{T-l} norms against the state Jacobians: g_{T-l} = (dh_T/dh_{T-l})^T (h_T - y)
+    prod, e = np.eye(N), tr.h[-1] - y
+    for l in range(1, 9):
+        prod = prod @ gru_step_jacobian(p, tr, 9 - l)
+        assert 10 ** grad.log10_dh[l] == pytest.approx(np.linalg.norm(prod.T @ e), rel=1e-10)

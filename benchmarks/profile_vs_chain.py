@@ -17,8 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
 from engine import GradientFlowConfig, gradient_flow  # noqa: E402
-from engine.init import draw_problem, haar_orthogonal  # noqa: E402
+from engine.init import haar_orthogonal  # noqa: E402
 from engine.nonlinearity import get_nonlinearity  # noqa: E402
+from engine.problem import draw_problem  # noqa: E402
 from engine.rnn import rnn_forward, rnn_jacobian_profile  # noqa: E402
 
 T, N, REPEATS = 1000, 256, 3

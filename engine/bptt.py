@@ -13,11 +13,13 @@ Every vector is carried as a mantissa and a log10 scale, so a gradient of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .init import Problem
-from .rnn import RNNTrace
+if TYPE_CHECKING:  # problem imports the cells, which import this module
+    from .problem import Problem
+    from .rnn import RNNTrace
 
 _LN10 = float(np.log(10.0))
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

@@ -8,8 +8,9 @@ import numpy as np
 
 from .bptt import BPTTGradient, bptt_gradient
 from .clipping import CLIP_MODES, ClipResult, clip_gradients
-from .init import H0S, INITS, INPUTS, Problem, draw_problem
+from .init import H0S, INITS, INPUTS
 from .nonlinearity import NONLINEARITIES, get_nonlinearity
+from .problem import Problem, draw_problem
 from .products import NormProfile
 from .rnn import RNNTrace, rnn_forward, rnn_profiles
 from .spectrum import Spectrum, pascanu_log10_bound, spectrum

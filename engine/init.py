@@ -1,10 +1,4 @@
-"""Recurrent weight initialisations and the random draw of one RNN problem.
-
-Every tensor has its own child generator spawned from
-``numpy.random.default_rng(seed)``, in a fixed order, so changing one choice
-(say ``init``) never changes another tensor (say the inputs), and growing
-``seq_len`` keeps the first inputs as they were (inputs are drawn row by row).
-"""
+"""Recurrent weight initialisations, and the RNN cell's parameters."""
 
 from __future__ import annotations
 
@@ -15,9 +9,6 @@ import numpy as np
 INITS = ("gaussian", "orthogonal", "identity", "pytorch")
 INPUTS = ("random", "zeros")
 H0S = ("zeros", "random")
-
-# Order of the child streams spawned from default_rng(seed). Append only.
-_STREAMS = ("weight_hh", "weight_ih", "bias_ih", "bias_hh", "inputs", "h0", "target")
 
 
 def spectral_radius(w: np.ndarray) -> float:
@@ -67,54 +58,3 @@ class RNNParams:
     @property
     def hidden_size(self) -> int:
         return self.weight_hh.shape[0]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Everything a run needs besides the cell type.
-
-    inputs : (T, d) rows x_1..x_T   h0 : (n,)   target : (n,) the y of L = 1/2 ||h_T - y||^2
-    """
-
-    params: RNNParams
-    inputs: np.ndarray
-    h0: np.ndarray
-    target: np.ndarray
-
-
-def draw_problem(
-    *,
-    seed: int,
-    hidden_size: int,
-    input_size: int,
-    seq_len: int,
-    init: str,
-    scale: float,
-    input: str,
-    input_scale: float,
-    h0: str,
-) -> Problem:
-    """Draw W_hh from ``init``; W_ih and both biases from PyTorch's U(-1/sqrt(n), 1/sqrt(n));
-    inputs from N(0, input_scale^2) (or zeros); h0 from U(-1, 1) (or zeros); target from U(-1, 1).
-    """
-    if input not in INPUTS:
-        raise ValueError(f"unknown input {input!r}; choose from {list(INPUTS)}")
-    if h0 not in H0S:
-        raise ValueError(f"unknown h0 {h0!r}; choose from {list(H0S)}")
-    n, d, t = hidden_size, input_size, seq_len
-    streams = dict(zip(_STREAMS, np.random.default_rng(seed).spawn(len(_STREAMS)), strict=True))
-    k = 1.0 / np.sqrt(n)
-    params = RNNParams(
-        weight_ih=streams["weight_ih"].uniform(-k, k, size=(n, d)),
-        weight_hh=init_recurrent(init, n, scale, streams["weight_hh"]),
-        bias_ih=streams["bias_ih"].uniform(-k, k, size=n),
-        bias_hh=streams["bias_hh"].uniform(-k, k, size=n),
-    )
-    inputs = (
-        input_scale * streams["inputs"].standard_normal((t, d))
-        if input == "random"
-        else np.zeros((t, d))
-    )
-    h0_vec = streams["h0"].uniform(-1.0, 1.0, size=n) if h0 == "random" else np.zeros(n)
-    target = streams["target"].uniform(-1.0, 1.0, size=n)
-    return Problem(params=params, inputs=inputs, h0=h0_vec, target=target)

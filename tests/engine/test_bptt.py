@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from engine.bptt import PARAM_NAMES, bptt_gradient, log10_norm
-from engine.init import Problem, RNNParams, draw_problem
+from engine.init import RNNParams
 from engine.nonlinearity import NONLINEARITIES, get_nonlinearity
+from engine.problem import Problem, draw_problem
 from engine.rnn import rnn_forward
 
 from .gradcheck import check_grad

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from engine.init import INITS, draw_problem, init_recurrent, spectral_radius
+from engine.init import INITS, init_recurrent, spectral_radius
+from engine.problem import draw_problem
 
 
 def _draw(**kw):
@@ -74,3 +75,22 @@ def test_input_and_h0_options():
     k = 1 / np.sqrt(16)
     assert np.all(np.abs(p.params.weight_ih) <= k) and p.params.weight_ih.shape == (16, 5)
     assert np.all(np.abs(p.params.bias_hh) <= k)
+
+
+def test_gated_cells_get_one_init_block_per_gate_and_their_gate_bias():
+    lstm = _draw(cell="lstm", init="orthogonal", scale=2.0, forget_bias=5.0, peephole=True)
+    base = _draw(cell="lstm", init="orthogonal", scale=2.0)
+    assert lstm.params.weight_hh.shape == (64, 16) and lstm.params.weight_ih.shape == (64, 5)
+    for block in np.split(lstm.params.weight_hh, 4):
+        np.testing.assert_allclose(np.linalg.svd(block, compute_uv=False), 2.0, rtol=1e-12)
+    diff = lstm.params.bias_ih - base.params.bias_ih
+    expected = np.r_[np.zeros(16), np.full(16, 5.0), np.zeros(32)]
+    np.testing.assert_allclose(diff, expected, atol=1e-15)
+    assert lstm.params.peephole.shape == (3, 16) and base.params.peephole is None
+    assert lstm.c0.shape == (16,) and not lstm.c0.any()
+    gru = _draw(cell="gru", gru_form="lecture", update_bias=-3.0)
+    assert gru.params.form == "lecture" and gru.params.weight_hh.shape == (48, 16)
+    assert gru.c0 is None
+    np.testing.assert_array_equal(gru.inputs, _draw().inputs)  # same inputs for every cell
+    with pytest.raises(ValueError, match="unknown cell"):
+        _draw(cell="transformer")

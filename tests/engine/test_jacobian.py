@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from engine.bptt import log10_norm
-from engine.init import RNNParams, draw_problem, haar_orthogonal
+from engine.init import RNNParams, haar_orthogonal
 from engine.nonlinearity import NONLINEARITIES, get_nonlinearity
+from engine.problem import draw_problem
 from engine.products import diagonal_norm_profile, product_norm_profile
 from engine.rnn import rnn_forward, rnn_jacobian_profile, rnn_profiles
 

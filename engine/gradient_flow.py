@@ -8,21 +8,33 @@ import numpy as np
 
 from .bptt import BPTTGradient, bptt_gradient
 from .clipping import CLIP_MODES, ClipResult, clip_gradients
+from .gru import GRU_FORMS, GRUTrace, gru_bptt, gru_forward, gru_gate_activations, gru_profiles
 from .init import H0S, INITS, INPUTS
+from .lstm import LSTMTrace, lstm_bptt, lstm_forward, lstm_gate_activations, lstm_profiles
 from .nonlinearity import NONLINEARITIES, get_nonlinearity
 from .problem import Problem, draw_problem
 from .products import NormProfile
 from .rnn import RNNTrace, rnn_forward, rnn_profiles
 from .spectrum import Spectrum, pascanu_log10_bound, spectrum
 
-CELLS = ("rnn",)
+CELLS = ("rnn", "lstm", "gru")
+GATED = ("lstm", "gru")
 HORIZON_LOG10 = -3.0  # the memory horizon: first distance where ||dh_T/dh_{T-l}|| < 1e-3
 REGIME_LOG10 = 3.0  # |log10 ||dh_T/dh_0||| beyond this names the regime
+INPUT_HORIZON_DROP = 3.0  # input horizon: sensitivity 1e3 below its value at l = 0
 
 
 @dataclass(frozen=True)
 class GradientFlowConfig:
-    """Every control of the explorer. Choices are validated here; numeric bounds by callers."""
+    """Every control of the explorer. Choices are validated here; numeric bounds by callers.
+
+    ``nonlinearity`` is the vanilla RNN's phi. The gated cells ignore it: like PyTorch's
+    LSTMCell and GRUCell they use sigmoid gates and tanh candidates and outputs.
+    ``gru_form`` (pytorch | lecture) applies to cell=gru only, ``peephole`` to cell=lstm
+    only. ``forget_bias`` is added to the LSTM's forget-gate rows of bias_ih,
+    ``update_bias`` to the GRU's update-gate rows (z in the pytorch form, u in the
+    lecture form); the other cells ignore them.
+    """
 
     cell: str = "rnn"
     nonlinearity: str = "tanh"
@@ -37,6 +49,10 @@ class GradientFlowConfig:
     seed: int = 0
     clip: str = "none"
     clip_threshold: float = 1.0
+    gru_form: str = "pytorch"
+    peephole: bool = False
+    forget_bias: float = 0.0
+    update_bias: float = 0.0
 
     def __post_init__(self) -> None:
         for name, choices in (
@@ -46,6 +62,7 @@ class GradientFlowConfig:
             ("input", INPUTS),
             ("h0", H0S),
             ("clip", CLIP_MODES),
+            ("gru_form", GRU_FORMS),
         ):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {list(choices)}")
@@ -56,6 +73,11 @@ class GradientFlowConfig:
             raise ValueError("clip_threshold must be a finite number > 0")
         if not (self.scale >= 0 and self.input_scale >= 0):
             raise ValueError("scale and input_scale must be >= 0")
+        if not isinstance(self.peephole, bool | np.bool_):
+            raise ValueError("peephole must be true or false")
+        for name in ("forget_bias", "update_bias"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -69,39 +91,78 @@ class Summary:
     log10_growth_per_step: log10 ||dh_T/dh_0||_2 / T (None if the product is exactly 0).
     gamma_sigma_max: gamma * sigma_max(W_hh); < 1 guarantees vanishing (Pascanu's condition).
     peak_log10, peak_distance: the largest log10 ||dh_T/dh_{T-l}||_2 over l >= 1 and where.
+    input_horizon: memory_horizon of the input sensitivity, the first l at which
+        ||dh_T/dx_{T-l}||_2 is 1e3 below ||dh_T/dx_T||_2; None if never.
+
+    For the LSTM, ``dh_T/dh_{T-l}`` above reads as the joint d(h_T, c_T)/d(h_{T-l}, c_{T-l}).
+    gamma, gamma_sigma_max and vanishing_guaranteed belong to Pascanu's bound, which holds
+    for the vanilla RNN only: they are None for the gated cells.
     """
 
     regime: str
     horizon: int | None
     log10_growth_per_step: float | None
-    gamma: float
-    gamma_sigma_max: float
-    vanishing_guaranteed: bool
+    gamma: float | None
+    gamma_sigma_max: float | None
+    vanishing_guaranteed: bool | None
     peak_log10: float
     peak_distance: int
+    input_horizon: int | None
 
 
 @dataclass(frozen=True)
 class GradientFlowResult:
-    """distance : (T + 1,) l = 0..T.  trace : the forward run (states h_0..h_T).
-    profile : log10 ||dh_T/dh_{T-l}||, l = 0..T.
+    """distance : (T + 1,) l = 0..T.  trace : the cell's forward run (RNNTrace, LSTMTrace or
+    GRUTrace).
+    profile : log10 ||dh_T/dh_{T-l}||, l = 0..T; for the LSTM the joint (2n x 2n) product
+        d(h_T, c_T)/d(h_{T-l}, c_{T-l}).
     input_sensitivity : log10 ||dh_T/dx_{T-l}||, l = 0..T-1.
-    log10_bound : (T + 1,) Pascanu's l * log10(gamma * sigma_max)."""
+    log10_bound : (T + 1,) Pascanu's l * log10(gamma * sigma_max); None for gated cells.
+    spectrum : of W_hh (rnn), or of the recurrent block feeding the candidate: the g rows
+        W_hg of weight_hh (lstm), the n rows W_hn (gru).
+    gradient : BPTTGradient of L = 1/2 ||h_T - y||^2; grads over weight_ih, weight_hh,
+        bias_ih, bias_hh (and peephole for a peephole LSTM).
+    blocks : {} for rnn and gru; for the LSTM ``hh`` (dh_T/dh_{T-l} with c_{T-l} held fixed)
+        and ``cc`` (dc_T/dc_{T-l}), blocks of the joint product, l = 0..T.
+    gates : gate activations over steps t = 1..T, each (T, n): lstm ``i``, ``f``, ``g``,
+        ``o`` and the cell state ``c``; gru ``r`` and ``z`` (pytorch) or ``u`` (lecture);
+        {} for rnn.
+    gate_means : (T,) the mean over units of each gate, same keys.
+    """
 
     config: GradientFlowConfig
     problem: Problem
-    trace: RNNTrace
+    trace: RNNTrace | LSTMTrace | GRUTrace
     distance: np.ndarray
     profile: NormProfile
     input_sensitivity: NormProfile
-    log10_bound: np.ndarray
+    log10_bound: np.ndarray | None
     spectrum: Spectrum
     gradient: BPTTGradient
     clipping: ClipResult
     summary: Summary
+    blocks: dict[str, NormProfile]
+    gates: dict[str, np.ndarray]
+    gate_means: dict[str, np.ndarray]
 
 
-def summarize(profile: NormProfile, gamma: float, spec: Spectrum) -> Summary:
+def memory_horizon(log10_profile: np.ndarray, drop: float = 3.0) -> int | None:
+    """The first index l with log10_profile[l] < log10_profile[0] - drop (strictly), None if
+    there is none (or if the value at l = 0 is -inf, nothing lies below it)."""
+    s = np.asarray(log10_profile, dtype=float)
+    if s.size == 0:
+        return None
+    below = np.flatnonzero(s < s[0] - drop)
+    return int(below[0]) if below.size else None
+
+
+def summarize(
+    profile: NormProfile,
+    gamma: float | None,
+    spec: Spectrum,
+    input_sensitivity: NormProfile | None = None,
+) -> Summary:
+    """The summary of a run; gamma None (a gated cell) leaves Pascanu's quantities None."""
     s = profile.spectral
     below = np.flatnonzero(s < HORIZON_LOG10)
     final = float(s[-1])
@@ -113,21 +174,26 @@ def summarize(profile: NormProfile, gamma: float, spec: Spectrum) -> Summary:
         regime = "neither"
     t_len = len(s) - 1
     peak = int(np.argmax(s[1:])) + 1 if t_len >= 1 else 0
+    bound = None if gamma is None else gamma * spec.spectral_norm
     return Summary(
         regime=regime,
         horizon=int(below[0]) if below.size else None,
         log10_growth_per_step=final / t_len if np.isfinite(final) and t_len else None,
         gamma=gamma,
-        gamma_sigma_max=gamma * spec.spectral_norm,
-        vanishing_guaranteed=gamma * spec.spectral_norm < 1.0,
+        gamma_sigma_max=bound,
+        vanishing_guaranteed=None if bound is None else bound < 1.0,
         peak_log10=float(s[peak]),
         peak_distance=peak,
+        input_horizon=(
+            None
+            if input_sensitivity is None
+            else memory_horizon(input_sensitivity.spectral, INPUT_HORIZON_DROP)
+        ),
     )
 
 
 def gradient_flow(config: GradientFlowConfig, *, method: str = "auto") -> GradientFlowResult:
     """Draw the problem, run the cell, and measure how gradients flow back through time."""
-    phi = get_nonlinearity(config.nonlinearity)
     problem = draw_problem(
         seed=config.seed,
         hidden_size=config.hidden_size,
@@ -138,14 +204,42 @@ def gradient_flow(config: GradientFlowConfig, *, method: str = "auto") -> Gradie
         input=config.input,
         input_scale=config.input_scale,
         h0=config.h0,
+        cell=config.cell,
+        gru_form=config.gru_form,
+        peephole=config.peephole,
+        forget_bias=config.forget_bias,
+        update_bias=config.update_bias,
     )
-    trace = rnn_forward(problem.params, phi, problem.inputs, problem.h0)
-    w_hh = problem.params.weight_hh
-    profile, input_sensitivity = rnn_profiles(
-        w_hh, problem.params.weight_ih, trace.log_dphi, method=method
-    )
-    spec = spectrum(w_hh)
-    gradient = bptt_gradient(problem, trace)
+    p, n = problem.params, config.hidden_size
+    blocks: dict[str, NormProfile] = {}
+    gates: dict[str, np.ndarray] = {}
+    if config.cell == "rnn":
+        phi = get_nonlinearity(config.nonlinearity)
+        gamma: float | None = phi.gamma
+        trace = rnn_forward(p, phi, problem.inputs, problem.h0)
+        profile, input_sensitivity = rnn_profiles(
+            p.weight_hh, p.weight_ih, trace.log_dphi, method=method
+        )
+        spec = spectrum(p.weight_hh)
+        gradient = bptt_gradient(problem, trace)
+        bound = pascanu_log10_bound(gamma, spec.spectral_norm, config.seq_len)
+    elif config.cell == "lstm":
+        gamma, bound = None, None
+        trace = lstm_forward(p, problem.inputs, problem.h0, problem.c0)
+        parts = lstm_profiles(p, trace, method=method)
+        profile, input_sensitivity = parts["joint"], parts["input"]
+        blocks = {"hh": parts["hh"], "cc": parts["cc"]}
+        gates = lstm_gate_activations(trace)
+        spec = spectrum(p.weight_hh[2 * n : 3 * n])  # rows i | f | g | o: W_hg
+        gradient = lstm_bptt(p, trace, problem.inputs, problem.target)
+    else:
+        gamma, bound = None, None
+        trace = gru_forward(p, problem.inputs, problem.h0)
+        parts = gru_profiles(p, trace, method=method)
+        profile, input_sensitivity = parts["state"], parts["input"]
+        gates = gru_gate_activations(trace)
+        spec = spectrum(p.weight_hh[2 * n :])  # rows r | z | n: W_hn
+        gradient = gru_bptt(p, trace, problem.inputs, problem.target)
     return GradientFlowResult(
         config=config,
         problem=problem,
@@ -153,9 +247,12 @@ def gradient_flow(config: GradientFlowConfig, *, method: str = "auto") -> Gradie
         distance=np.arange(config.seq_len + 1),
         profile=profile,
         input_sensitivity=input_sensitivity,
-        log10_bound=pascanu_log10_bound(phi.gamma, spec.spectral_norm, config.seq_len),
+        log10_bound=bound,
         spectrum=spec,
         gradient=gradient,
         clipping=clip_gradients(gradient.grads, config.clip, config.clip_threshold),
-        summary=summarize(profile, phi.gamma, spec),
+        summary=summarize(profile, gamma, spec, input_sensitivity),
+        blocks=blocks,
+        gates=gates,
+        gate_means={k: v.mean(axis=1) for k, v in gates.items()},
     )

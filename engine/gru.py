@@ -88,6 +88,12 @@ def gru_forward(p: GRUParams, inputs: np.ndarray, h0: np.ndarray) -> GRUTrace:
     return GRUTrace(h=h, a_r=a_r, a_z=a_z, a_n=a_n, m=m, gates=gates)
 
 
+def gru_gate_activations(tr: GRUTrace) -> dict[str, np.ndarray]:
+    """Gate activations over steps t = 1..T, each (T, n): the reset gate ``r`` and the update
+    gate, ``z`` (pytorch form) or ``u`` (lecture form). The candidate is in ``tr.gates["n"]``."""
+    return {k: v for k, v in tr.gates.items() if k != "n"}
+
+
 def _jacobian(p: GRUParams, tr: GRUTrace, t: int, w: np.ndarray, wrt_h: bool) -> np.ndarray:
     """dh_t / d(h_{t-1} or x_t), with w the matching weights (weight_hh or weight_ih)."""
     n = p.hidden_size

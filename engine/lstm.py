@@ -79,6 +79,12 @@ def lstm_forward(p: LSTMParams, inputs: np.ndarray, h0: np.ndarray, c0: np.ndarr
     return LSTMTrace(h=h, c=c, pre=pre, gates=gates)
 
 
+def lstm_gate_activations(tr: LSTMTrace) -> dict[str, np.ndarray]:
+    """Gate activations over steps t = 1..T, each (T, n): ``i``, ``f``, ``g``, ``o`` and the
+    cell state ``c`` (c_1..c_T)."""
+    return {**{k: tr.gates[k] for k in "ifgo"}, "c": tr.c[1:]}
+
+
 def _step_parts(p: LSTMParams, tr: LSTMTrace, t: int):
     """Shared pieces of step t's Jacobians (t = 1..T)."""
     n = p.hidden_size

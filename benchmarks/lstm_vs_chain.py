@@ -1,0 +1,121 @@
+"""Engine time for the LSTM joint-state profile at T = 1000, n = 128 against the bare chain.
+
+The bare chain is T products of 2n x 2n matrices (P = P @ Q with Q orthogonal, so
+it stays finite without renormalising), the least any method that forms the
+running (h, c) product must do. ``lstm_profiles`` is what ``engine.gradient_flow``
+computes for cell=lstm: the joint d(h_T, c_T)/d(h_{T-l}, c_{T-l}) profile, its hh
+and cc blocks and the input sensitivity, all exact to 1e-9 (certified). The joint
+profile alone (no blocks, no input sensitivity) is timed too. Target ratio of the
+full call: at most 1.5. Timings are the median of REPEATS runs; the spread
+(min..max) is printed as the noise. Run: .venv/bin/python benchmarks/lstm_vs_chain.py
+"""
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
+from engine.gru import gru_forward, gru_profiles  # noqa: E402
+from engine.init import haar_orthogonal  # noqa: E402
+from engine.lstm import lstm_forward, lstm_profiles  # noqa: E402
+from engine.problem import draw_problem  # noqa: E402
+from engine.products import product_norm_profile  # noqa: E402
+
+T, N, REPEATS = 1000, 128, 5
+
+
+def bare_chain(w: np.ndarray) -> float:
+    p = np.eye(w.shape[0])
+    start = time.perf_counter()
+    for _ in range(T):
+        p = p @ w
+    return time.perf_counter() - start
+
+
+def joint_factors(p, tr):
+    """The joint step Jacobians J_T, ..., J_1 as lstm_profiles feeds them."""
+    from engine import lstm
+
+    if hasattr(lstm, "lstm_step_factors"):
+        return lstm.lstm_step_factors(p, tr)
+    return ((lstm.lstm_step_jacobian(p, tr, t), 0.0) for t in range(T, 0, -1))
+
+
+def joint_profile(p, tr):
+    return product_norm_profile(joint_factors(p, tr), 2 * N)
+
+
+def timed(fn, *args) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, out
+
+
+def summary(times: list[float]) -> str:
+    med, lo, hi = statistics.median(times) * 1e3, min(times) * 1e3, max(times) * 1e3
+    return f"{med:6.0f} ms (median of {len(times)}, {lo:.0f}..{hi:.0f})"
+
+
+def problem(cell: str, **extra):
+    return draw_problem(
+        seed=0,
+        hidden_size=N,
+        input_size=4,
+        seq_len=T,
+        init="gaussian",
+        scale=1.0,
+        input="random",
+        input_scale=1.0,
+        h0="zeros",
+        cell=cell,
+        **extra,
+    )
+
+
+def main() -> None:
+    print(f"machine: {describe()}")
+    q = haar_orthogonal(2 * N, np.random.default_rng(0))
+    chains = [bare_chain(q) for _ in range(REPEATS)]
+    chain = statistics.median(chains)
+    print(f"bare chain of {T} products, {2 * N}x{2 * N}:     {summary(chains)}")
+
+    for peephole in (False, True):
+        prob = problem("lstm", peephole=peephole)
+        tr = lstm_forward(prob.params, prob.inputs, prob.h0, prob.c0)
+        full = [timed(lstm_profiles, prob.params, tr) for _ in range(REPEATS)]
+        joint = [timed(joint_profile, prob.params, tr) for _ in range(REPEATS)]
+        fb = {k: v.svd_fallbacks for k, v in full[0][1].items()}
+        tag = "peephole " if peephole else ""
+        t_full = [r[0] for r in full]
+        t_joint = [r[0] for r in joint]
+        print(
+            f"lstm {tag}joint profile alone:    {summary(t_joint)}, "
+            f"ratio {statistics.median(t_joint) / chain:.2f}"
+        )
+        print(
+            f"lstm {tag}profiles (joint, hh, cc, input): {summary(t_full)}, "
+            f"ratio {statistics.median(t_full) / chain:.2f}, exact-SVD fallbacks {fb}"
+        )
+
+    q1 = haar_orthogonal(N, np.random.default_rng(0))
+    chain1 = statistics.median(bare_chain(q1) for _ in range(REPEATS))
+    for form in ("pytorch", "lecture"):
+        prob = problem("gru", gru_form=form)
+        tr = gru_forward(prob.params, prob.inputs, prob.h0)
+        runs = [timed(gru_profiles, prob.params, tr) for _ in range(REPEATS)]
+        t_gru = [r[0] for r in runs]
+        print(
+            f"gru {form:8s} profiles (state, input): {summary(t_gru)}, "
+            f"ratio {statistics.median(t_gru) / chain1:.2f} to the {N}x{N} chain "
+            f"({chain1 * 1e3:.0f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()

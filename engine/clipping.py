@@ -36,6 +36,20 @@ class ClipResult:
     log10_coefficient: float
     clipped: dict[str, np.ndarray] | None
 
+    def log10_norms_after(self) -> dict[str, float] | None:
+        """log10 ||clipped gradient|| per tensor, None when mode is ``none``."""
+        if self.clipped is None:
+            return None
+        return {k: log10_norm(v) for k, v in self.clipped.items()}
+
+    def scaled_contributions(self, log10_contribution: np.ndarray) -> np.ndarray | None:
+        """The per-step BPTT terms after ``norm`` clipping: every term is multiplied by the
+        same coefficient, so their log10 shifts by log10_coefficient. None for the other
+        modes: ``value`` clamps the summed gradient entrywise, which is not a per-step act."""
+        if self.mode != "norm":
+            return None
+        return log10_contribution + self.log10_coefficient
+
 
 def _log10_norm_coefficient(log10_total: float, max_norm: float) -> float:
     """log10 min(1, max_norm / (total + 1e-6)) without forming total."""

@@ -1,0 +1,526 @@
+"""Every Plotly figure BPTT Lab draws, built here and only here.
+
+A builder takes an engine result and returns ``{"title", "summary", "figure"}`` where
+``figure`` is a plain Plotly dict (data + layout) and ``summary`` one sentence that states
+the figure's numbers in words (read by screen readers, and by anyone in a hurry). The page,
+the embed and the API all serve these dicts; the browser only calls ``Plotly.react``.
+
+Colours are the Okabe-Ito palette, distinguishable with every common colour-vision
+deficiency; lines also differ by dash so the figures survive greyscale printing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from engine import GradientFlowResult
+from engine.display import bin_steps
+from engine.gradient_flow import HORIZON_LOG10
+
+from .serialize import finite, finite_list
+
+BLUE, SKY, GREEN, ORANGE = "#0072B2", "#56B4E9", "#009E73", "#E69F00"
+VERMILLION, PURPLE, GREY, BLACK = "#D55E00", "#CC79A7", "#767676", "#000000"
+Figure = dict[str, Any]
+
+
+def _layout(title: str, xaxis: dict, yaxis: dict, **extra) -> dict[str, Any]:
+    """A compact layout; ``uirevision`` is fixed so zoom and pan survive Plotly.react."""
+    layout = {
+        "title": {"text": title, "font": {"size": 15}, "x": 0.01, "xanchor": "left"},
+        "xaxis": {"zeroline": False, "automargin": True, **xaxis},
+        "yaxis": {"zeroline": False, "automargin": True, **yaxis},
+        "margin": {"l": 56, "r": 12, "t": 40, "b": 96},
+        "legend": {"orientation": "h", "x": 0, "y": -0.32, "yanchor": "top"},
+        "hovermode": "closest",
+        "uirevision": "keep",
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "height": 380,
+    }
+    layout["xaxis"].setdefault("gridcolor", "#e5e5e5")
+    layout["yaxis"].setdefault("gridcolor", "#e5e5e5")
+    layout.update(extra)
+    return layout
+
+
+def _line(x, y, name: str, color: str, dash: str = "solid", **extra) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": x,
+        "y": y,
+        "name": name,
+        "line": {"color": color, "dash": dash, "width": 2},
+        **extra,
+    }
+
+
+def _hline(y: float, color: str, text: str, dash: str = "dot") -> tuple[dict, dict]:
+    shape = {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": y,
+        "y1": y,
+        "line": {"color": color, "dash": dash, "width": 1},
+    }
+    note = {
+        "xref": "paper",
+        "x": 1,
+        "xanchor": "right",
+        "yref": "y",
+        "y": y,
+        "yanchor": "bottom",
+        "text": text,
+        "showarrow": False,
+        "font": {"size": 11, "color": color},
+    }
+    return shape, note
+
+
+def _vline(x: float, color: str, text: str) -> tuple[dict, dict]:
+    shape = {
+        "type": "line",
+        "xref": "x",
+        "x0": x,
+        "x1": x,
+        "yref": "paper",
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": color, "dash": "dash", "width": 1},
+    }
+    note = {
+        "xref": "x",
+        "x": x,
+        "xanchor": "left",
+        "yref": "paper",
+        "y": 1,
+        "yanchor": "top",
+        "text": text,
+        "showarrow": False,
+        "font": {"size": 11, "color": color},
+    }
+    return shape, note
+
+
+def power(log10_value: float | None) -> str:
+    """10^x in words a reader can parse: 0.0031, 3.1e-12, 1.7e+477, or 0 for -inf."""
+    if log10_value is None or log10_value == -math.inf:
+        return "0"
+    if log10_value == math.inf:
+        return "infinity"
+    if -3 <= log10_value < 4:
+        return f"{10.0**log10_value:.3g}"
+    exponent = math.floor(log10_value)
+    mantissa = 10.0 ** (log10_value - exponent)
+    if mantissa >= 9.995:
+        mantissa, exponent = 1.0, exponent + 1
+    return f"{mantissa:.2f}e{exponent:+d}"
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}"
+
+
+# the recurrent matrix whose spectrum the figures show, by cell
+RECURRENT_MATRIX = {"rnn": "W_hh", "lstm": "W_hg", "gru": "W_hn"}
+
+
+# -- gradient flow (/explore) -----------------------------------------------------------------
+
+
+def profile_figure(r: GradientFlowResult) -> dict[str, Any]:
+    """(1) log10 ||dh_T/dh_{T-l}|| against l, with Pascanu's bound and the 1e-3 horizon."""
+    distance = r.distance.tolist()
+    cell = r.config.cell
+    what = "(h, c)" if cell == "lstm" else "h"
+    data = [
+        _line(distance, finite_list(r.profile.spectral), "spectral norm", BLUE),
+        _line(distance, finite_list(r.profile.frobenius), "Frobenius norm", SKY, "dash"),
+    ]
+    for key, name, color, dash in (
+        ("hh", "dh_T/dh_T-l (c fixed)", GREEN, "dashdot"),
+        ("cc", "dc_T/dc_T-l", ORANGE, "longdash"),
+    ):
+        block = (getattr(r, "blocks", None) or {}).get(key)
+        if block is not None:
+            data.append(_line(distance, finite_list(block.spectral), name, color, dash))
+    if r.log10_bound is not None:
+        data.append(_line(distance, finite_list(r.log10_bound), "Pascanu bound", VERMILLION, "dot"))
+    shapes, notes = [], []
+    for shape, note in (_hline(HORIZON_LOG10, GREY, "1e-3"),):
+        shapes.append(shape)
+        notes.append(note)
+    s = r.summary
+    if s.horizon is not None:
+        shape, note = _vline(s.horizon, GREY, f" horizon l = {s.horizon}")
+        shapes.append(shape)
+        notes.append(note)
+    final = finite(r.profile.spectral[-1])
+    t_len = r.config.seq_len
+    sentence = (
+        f"The spectral norm of d{what}_T/d{what}_(T-l) goes from 1 at l = 0 to {power(final)} at "
+        f"l = {t_len} ({s.regime}"
+    )
+    if s.log10_growth_per_step is not None:
+        sentence += f", {s.log10_growth_per_step:+.3g} decades per step"
+    sentence += "); "
+    sentence += (
+        f"it first falls below 1e-3 at l = {s.horizon}"
+        if s.horizon is not None
+        else "it never falls below 1e-3"
+    )
+    if r.log10_bound is not None and s.gamma_sigma_max is not None:
+        sentence += (
+            f", and Pascanu's bound (gamma x sigma_max = {_num(s.gamma_sigma_max)})^l "
+            f"reaches {power(finite(r.log10_bound[-1]))}."
+        )
+    else:
+        sentence += "."
+    layout = _layout(
+        f"Gradient norm ||d{what}_T / d{what}_T-l|| against distance l",
+        {"title": {"text": "distance l = T - k (steps back in time)"}},
+        {"title": {"text": "log10 norm"}},
+        shapes=shapes,
+        annotations=notes,
+    )
+    return {
+        "title": "Gradient norm against distance",
+        "summary": sentence,
+        "figure": {"data": data, "layout": layout},
+    }
+
+
+def _circle(radius: float, color: str, dash: str) -> dict[str, Any]:
+    return {
+        "type": "circle",
+        "xref": "x",
+        "yref": "y",
+        "x0": -radius,
+        "y0": -radius,
+        "x1": radius,
+        "y1": radius,
+        "line": {"color": color, "dash": dash, "width": 1.5},
+    }
+
+
+def eigenvalue_figure(r: GradientFlowResult) -> dict[str, Any]:
+    """(2) eigenvalues of W_hh in the complex plane, the unit circle and the 1/gamma circle."""
+    spec = r.spectrum
+    lam = spec.eigenvalues
+    gamma = r.summary.gamma
+    outside = int(np.count_nonzero(np.abs(lam) > 1.0))
+    reach = max(1.0, spec.spectral_radius) * 1.1
+    shapes = [_circle(1.0, BLACK, "solid")]
+    if gamma is not None and gamma != 1.0:
+        shapes.append(_circle(1.0 / gamma, VERMILLION, "dash"))
+        reach = max(reach, 1.1 / gamma)
+    data = [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "x": finite_list(lam.real),
+            "y": finite_list(lam.imag),
+            "name": "eigenvalues",
+            "marker": {"color": BLUE, "size": 7, "line": {"color": "#ffffff", "width": 0.5}},
+            "hovertemplate": "%{x:.4f} %{y:+.4f}i<extra></extra>",
+        },
+        # legend entries for the circles, which are layout shapes
+        _line([None], [None], "unit circle", BLACK),
+    ]
+    if len(shapes) > 1:
+        data.append(_line([None], [None], "1/gamma circle", VERMILLION, "dash"))
+    which = RECURRENT_MATRIX[r.config.cell]
+    sentence = (
+        f"{which} has spectral radius {_num(spec.spectral_radius)}; {outside} of {lam.size} "
+        f"eigenvalues lie outside the unit circle"
+    )
+    sentence += (
+        f", and the 1/gamma circle has radius {_num(1.0 / gamma)}." if gamma is not None else "."
+    )
+    layout = _layout(
+        f"Eigenvalues of {which}",
+        {"title": {"text": "real part"}, "range": [-reach, reach], "constrain": "domain"},
+        {
+            "title": {"text": "imaginary part"},
+            "range": [-reach, reach],
+            "scaleanchor": "x",
+            "scaleratio": 1,
+        },
+        shapes=shapes,
+    )
+    return {"title": "Eigenvalues", "summary": sentence, "figure": {"data": data, "layout": layout}}
+
+
+def contribution_figure(r: GradientFlowResult) -> dict[str, Any]:
+    """(3) the per-step terms of dL/dW_hh against their distance, unclipped and clipped."""
+    g, c = r.gradient, r.clipping
+    distance = list(range(len(g.log10_contribution)))
+    data = [_line(distance, finite_list(g.log10_contribution), "unclipped", BLUE)]
+    clipped = c.scaled_contributions(g.log10_contribution)
+    if clipped is not None:
+        data.append(_line(distance, finite_list(clipped), "clipped by norm", ORANGE, "dash"))
+    shapes, notes = [], []
+    if c.mode != "none":
+        for value, color, label in (
+            (c.log10_norm_before, BLUE, "total before"),
+            (c.log10_norm_after, ORANGE, "total after"),
+        ):
+            if math.isfinite(value):
+                shape, note = _hline(value, color, label, "dash")
+                shapes.append(shape)
+                notes.append(note)
+    contribution = g.log10_contribution
+    nonzero = np.flatnonzero(np.isfinite(contribution))
+    if nonzero.size:
+        peak = int(nonzero[np.argmax(contribution[nonzero])])
+        far = int(nonzero[-1])
+        sentence = (
+            f"The largest term of dL/dW_hh comes from distance l = {peak} "
+            f"({power(float(contribution[peak]))}) and the farthest nonzero one, l = {far}, "
+            f"is {power(float(contribution[far]))}"
+        )
+    else:
+        sentence = "Every term of dL/dW_hh is exactly zero"
+    if c.mode == "norm":
+        sentence += (
+            f"; clipping the total norm {power(c.log10_norm_before)} at {_num(c.threshold)} "
+            f"multiplies every term by {power(c.log10_coefficient)} (cosine 1)."
+        )
+    elif c.mode == "value" and c.log10_norm_after == c.log10_norm_before:
+        sentence += (
+            f"; no entry of the summed gradient exceeds +-{_num(c.threshold)}, so clipping "
+            f"by value leaves it unchanged (norm {power(c.log10_norm_before)})."
+        )
+    elif c.mode == "value":
+        cosine = "undefined" if c.cosine is None else f"{c.cosine:.4f}"
+        sentence += (
+            f"; clipping each entry of the summed gradient to +-{_num(c.threshold)} takes the "
+            f"total norm from {power(c.log10_norm_before)} to {power(c.log10_norm_after)} "
+            f"and turns its direction (cosine {cosine})."
+        )
+    else:
+        sentence += f"; the total gradient norm is {power(c.log10_norm_before)}, unclipped."
+    layout = _layout(
+        "Per-step terms of dL/dW_hh",
+        {"title": {"text": "distance l = T - k of the term"}},
+        {"title": {"text": "log10 ||term||"}},
+        shapes=shapes,
+        annotations=notes,
+    )
+    return {
+        "title": "Per-step gradient contributions",
+        "summary": sentence,
+        "figure": {"data": data, "layout": layout},
+    }
+
+
+def singular_value_figure(r: GradientFlowResult) -> dict[str, Any]:
+    """(4) the singular values of W_hh, with 1/gamma (sigma_max below it guarantees vanishing)."""
+    sv = r.spectrum.singular_values
+    s = r.summary
+    index = list(range(1, sv.size + 1))
+    data = [
+        {
+            "type": "bar",
+            "x": index,
+            "y": finite_list(sv),
+            "name": "singular values",
+            "marker": {"color": GREEN},
+            "hovertemplate": "sigma_%{x} = %{y:.4f}<extra></extra>",
+        }
+    ]
+    shapes, notes = [], []
+    if s.gamma is not None:
+        shape, note = _hline(1.0 / s.gamma, VERMILLION, "1/gamma", "dash")
+        shapes.append(shape)
+        notes.append(note)
+    which = RECURRENT_MATRIX[r.config.cell]
+    sentence = f"{which} has sigma_max = {_num(float(sv[0]))} and sigma_min = {_num(float(sv[-1]))}"
+    if s.gamma_sigma_max is not None:
+        verdict = (
+            "below 1, so the gradient is guaranteed to vanish"
+            if s.vanishing_guaranteed
+            else "at least 1, so vanishing is not guaranteed (and exploding is possible)"
+        )
+        sentence += f"; gamma x sigma_max = {_num(s.gamma_sigma_max)} is {verdict}."
+    else:
+        sentence += "; Pascanu's condition is for the vanilla RNN, the gates rescale every step."
+    layout = _layout(
+        f"Singular values of {which}",
+        {"title": {"text": "index i"}},
+        {"title": {"text": "sigma_i"}, "rangemode": "tozero"},
+        shapes=shapes,
+        annotations=notes,
+        bargap=0.15,
+        showlegend=False,
+    )
+    return {
+        "title": "Singular values",
+        "summary": sentence,
+        "figure": {"data": data, "layout": layout},
+    }
+
+
+GATE_NAMES = {
+    "i": "input gate i",
+    "f": "forget gate f",
+    "g": "candidate g",
+    "o": "output gate o",
+    "c": "cell state c",
+    "r": "reset gate r",
+    "z": "update gate z",
+    "u": "update gate u",
+}
+GATE_COLORS = {"f": BLUE, "i": ORANGE, "o": GREEN, "c": PURPLE, "z": BLUE, "u": BLUE, "r": ORANGE}
+HEATMAP_UNITS = 32  # units shown in a gate heatmap
+HEATMAP_STEPS = 200  # time bins of a gate heatmap
+
+
+def _shown_gates(r: GradientFlowResult) -> list[str]:
+    gates = getattr(r, "gates", None) or {}
+    order = ("f", "i", "o", "c") if r.config.cell == "lstm" else ("z", "u", "r")
+    return [k for k in order if k in gates]
+
+
+def gate_heatmap_figure(r: GradientFlowResult) -> dict[str, Any]:
+    """Gate activations over time (time x unit), one heatmap per gate, stacked."""
+    names = _shown_gates(r)
+    n = r.config.hidden_size
+    units = min(n, HEATMAP_UNITS)
+    rows = len(names)
+    gap = 0.06
+    height = (1.0 - gap * (rows - 1)) / rows
+    data, layout_axes, notes = [], {}, []
+    for k, name in enumerate(names):
+        values = r.gates[name][:, :units]
+        steps, binned = bin_steps(values, HEATMAP_STEPS)
+        axis = "" if k == 0 else str(k + 1)
+        top = 1.0 - k * (height + gap)
+        bounded = name != "c"
+        data.append(
+            {
+                "type": "heatmap",
+                "x": steps.tolist(),
+                "y": list(range(1, units + 1)),
+                "z": np.round(binned.T, 4).tolist(),
+                "xaxis": f"x{axis}",
+                "yaxis": f"y{axis}",
+                "colorscale": "Cividis" if bounded else "RdBu",
+                "zmin": 0.0 if bounded else None,
+                "zmax": 1.0 if bounded else None,
+                "zmid": None if bounded else 0.0,
+                "showscale": k == 0 or not bounded,
+                "colorbar": {
+                    "len": height,
+                    "y": top - height / 2,
+                    "thickness": 10,
+                    "title": {"text": "" if bounded else "c"},
+                },
+                "name": GATE_NAMES[name],
+                "hovertemplate": f"{name}: %{{z:.3f}}<br>step %{{x}}, unit %{{y}}<extra></extra>",
+            }
+        )
+        data[-1] = {key: value for key, value in data[-1].items() if value is not None}
+        layout_axes[f"xaxis{axis}"] = {
+            "anchor": f"y{axis}",
+            "matches": "x" if k else None,
+            "showticklabels": k == rows - 1,
+            "title": {"text": "time step t" if k == rows - 1 else ""},
+        }
+        layout_axes[f"yaxis{axis}"] = {
+            "domain": [max(0.0, round(top - height, 6)), min(1.0, round(top, 6))],
+            "title": {"text": name},
+            "showgrid": False,
+        }
+        notes.append(
+            {
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": top,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "text": GATE_NAMES[name],
+                "showarrow": False,
+                "font": {"size": 11},
+            }
+        )
+    for axes in layout_axes.values():
+        for key in [k for k, v in axes.items() if v is None]:
+            del axes[key]
+    means = {k: float(np.mean(r.gates[k])) for k in names}
+    described = ", ".join(f"{GATE_NAMES[k]} {means[k]:.3g}" for k in names)
+    shown = f"units 1-{units} of {n}" if units < n else f"all {n} units"
+    width = -(-r.config.seq_len // HEATMAP_STEPS)
+    binned_note = "" if width == 1 else f", each cell the mean over {width} steps"
+    sentence = (
+        f"Mean activation over all steps and units: {described}; the heatmaps show "
+        f"{shown}{binned_note}."
+    )
+    layout = _layout(
+        "Gate activations over time",
+        layout_axes.pop("xaxis"),
+        layout_axes.pop("yaxis"),
+        annotations=notes,
+        height=150 * rows + 60,
+        showlegend=False,
+        **layout_axes,
+    )
+    return {
+        "title": "Gate activations",
+        "summary": sentence,
+        "figure": {"data": data, "layout": layout},
+    }
+
+
+def gate_mean_figure(r: GradientFlowResult) -> dict[str, Any]:
+    """Per-step means of the gates over units, against time."""
+    names = _shown_gates(r)
+    steps = list(range(1, r.config.seq_len + 1))
+    data = [
+        _line(steps, finite_list(r.gate_means[k]), GATE_NAMES[k], GATE_COLORS[k], dash)
+        for k, dash in zip(names, ("solid", "dash", "dot", "dashdot"), strict=False)
+    ]
+    lo = {k: float(np.min(r.gate_means[k])) for k in names}
+    hi = {k: float(np.max(r.gate_means[k])) for k in names}
+    described = "; ".join(f"{GATE_NAMES[k]} from {lo[k]:.3g} to {hi[k]:.3g}" for k in names)
+    sentence = f"Per-step means over units: {described}."
+    keeps = {"f": ("forget gate f", "near 1", "c"), "z": ("update gate z", "near 1", "h")}
+    keeps["u"] = ("update gate u", "near 0", "h")  # lecture form: h = (1-u) h_prev + u h~
+    for key in names:
+        if key in keeps:
+            gate, where, state = keeps[key]
+            sentence += f" With the {gate} {where}, {state} is carried over almost unchanged."
+    layout = _layout(
+        "Gate means per step",
+        {"title": {"text": "time step t"}},
+        {"title": {"text": "mean over units"}},
+    )
+    return {"title": "Gate means", "summary": sentence, "figure": {"data": data, "layout": layout}}
+
+
+GRADIENT_FLOW_FIGURES = {
+    "profile": profile_figure,
+    "eigenvalues": eigenvalue_figure,
+    "contributions": contribution_figure,
+    "singular_values": singular_value_figure,
+}
+
+
+def gradient_flow_figures(r: GradientFlowResult) -> list[dict[str, Any]]:
+    """The explorer's figures in page order, each ``{"name", "title", "summary", "figure"}``;
+    gated cells get their gate figures next to the profile."""
+    builders = dict(GRADIENT_FLOW_FIGURES)
+    order = list(builders)
+    if _shown_gates(r):
+        builders |= {"gates": gate_heatmap_figure, "gate_means": gate_mean_figure}
+        order[1:1] = ["gates", "gate_means"]
+    return [{"name": name, **builders[name](r)} for name in order]

@@ -1,0 +1,237 @@
+"""The validated query of every compute endpoint: one pydantic model per experiment.
+
+A query model lists every control with its default, its bound and a plain-words title
+(the page uses the title as the control's label, OpenAPI as the parameter's name).
+Choices come from the engine's own tuples, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.clipping import CLIP_MODES
+from engine.gru import GRU_FORMS
+from engine.init import H0S, INITS, INPUTS
+from engine.nonlinearity import NONLINEARITIES
+from engine.problem import CELLS
+
+INCLUDES = ("weights",)
+MAX_HIDDEN = 256
+MAX_INPUT = 64
+MAX_SEQ_LEN = 1000
+MAX_SEED = 2**32 - 1
+
+
+def _choice(values) -> Any:
+    return Literal[tuple(values)]
+
+
+def _slider(lo: float, hi: float, step: float) -> dict[str, Any]:
+    """The page's range slider covers [lo, hi]; the number box next to it takes the full bound."""
+    return {"x-slider": {"min": lo, "max": hi, "step": step}}
+
+
+class GradientFlowQuery(BaseModel):
+    """Every control of the gradient-flow experiment (`GET /api/v1/gradient-flow`)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    cell: Annotated[
+        _choice(CELLS),
+        Field(
+            title="Cell",
+            description="Recurrent cell: vanilla `rnn` (nn.RNNCell), `lstm` (nn.LSTMCell) "
+            "or `gru` (nn.GRUCell).",
+        ),
+    ] = "rnn"
+    nonlinearity: Annotated[
+        _choice(NONLINEARITIES),
+        Field(
+            title="Nonlinearity",
+            description="phi of the vanilla RNN, h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + "
+            "b_hh). Slope bound gamma: tanh 1, sigmoid 1/4, relu 1, identity 1. Gated cells "
+            "use sigmoid and tanh as PyTorch does and ignore it.",
+        ),
+    ] = "tanh"
+    hidden_size: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_HIDDEN,
+            title="Hidden size",
+            description=f"Number of hidden units n (1..{MAX_HIDDEN}).",
+            json_schema_extra=_slider(1, MAX_HIDDEN, 1),
+        ),
+    ] = 32
+    input_size: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_INPUT,
+            title="Input size",
+            description=f"Dimension d of each input x_t (1..{MAX_INPUT}).",
+            json_schema_extra=_slider(1, MAX_INPUT, 1),
+        ),
+    ] = 4
+    seq_len: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_SEQ_LEN,
+            title="Sequence length",
+            description=f"Number of time steps T (1..{MAX_SEQ_LEN}); the gradient is followed "
+            "back from h_T over distances l = 0..T.",
+            json_schema_extra=_slider(1, MAX_SEQ_LEN, 1),
+        ),
+    ] = 100
+    init: Annotated[
+        _choice(INITS),
+        Field(
+            title="Initialisation",
+            description="W_hh: `gaussian` (iid normal rescaled to spectral radius = scale), "
+            "`orthogonal` (Haar orthogonal x scale), `identity` (scale x I), `pytorch` "
+            "(U(-1/sqrt(n), 1/sqrt(n)) x scale).",
+        ),
+    ] = "gaussian"
+    scale: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=100,
+            title="Weight scale",
+            description="Scale of W_hh (0..100); for `gaussian` the spectral radius itself.",
+            json_schema_extra=_slider(0, 3, 0.01),
+        ),
+    ] = 1.0
+    input: Annotated[
+        _choice(INPUTS),
+        Field(
+            title="Inputs",
+            description="`random` (iid normal x input_scale) or `zeros`.",
+        ),
+    ] = "random"
+    input_scale: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=100,
+            title="Input scale",
+            description="Standard deviation of the random inputs (0..100).",
+            json_schema_extra=_slider(0, 5, 0.01),
+        ),
+    ] = 1.0
+    h0: Annotated[
+        _choice(H0S),
+        Field(title="Initial state", description="h_0 (and c_0): `zeros` or `random`."),
+    ] = "zeros"
+    seed: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=MAX_SEED,
+            title="Seed",
+            description=f"Seed of numpy.random.default_rng for every drawn tensor (0..{MAX_SEED}).",
+        ),
+    ] = 0
+    clip: Annotated[
+        _choice(CLIP_MODES),
+        Field(
+            title="Clipping",
+            description="Gradient clipping with PyTorch's semantics: `none`, `norm` "
+            "(clip_grad_norm_, global over all parameters) or `value` (clip_grad_value_).",
+        ),
+    ] = "none"
+    clip_threshold: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1e6,
+            title="Clipping threshold",
+            description="max_norm for `norm`, clip_value for `value` (> 0, at most 1e6).",
+            json_schema_extra=_slider(0.01, 10, 0.01),
+        ),
+    ] = 1.0
+    gru_form: Annotated[
+        _choice(GRU_FORMS),
+        Field(
+            title="GRU form",
+            description="`pytorch` (nn.GRUCell: h = (1-z) n + z h_prev, reset applied to "
+            "W_hn h + b_hn) or `lecture` (h = (1-u) h_prev + u h~, reset before the matmul).",
+        ),
+    ] = "pytorch"
+    peephole: Annotated[
+        bool,
+        Field(
+            title="Peepholes",
+            description="LSTM only: the gates also read c_{t-1} through diagonal weights.",
+        ),
+    ] = False
+    forget_bias: Annotated[
+        float,
+        Field(
+            ge=-50,
+            le=50,
+            title="Forget-gate bias",
+            description="LSTM only: added to the forget gate's drawn bias (-50..50); large "
+            "positive values hold the gate open (f near 1).",
+            json_schema_extra=_slider(-10, 20, 0.1),
+        ),
+    ] = 0.0
+    update_bias: Annotated[
+        float,
+        Field(
+            ge=-50,
+            le=50,
+            title="Update-gate bias",
+            description="GRU only: added to the update gate's drawn bias (-50..50). In the "
+            "PyTorch form +20 keeps h (z near 1); in the lecture form -20 does.",
+            json_schema_extra=_slider(-20, 20, 0.1),
+        ),
+    ] = 0.0
+    include: Annotated[
+        str,
+        Field(
+            max_length=200,
+            title="Include",
+            description="Comma list of extra parts of the response: `weights` adds every "
+            "tensor used (PyTorch state_dict names), inputs, h0 and target.",
+        ),
+    ] = ""
+
+    @field_validator("include")
+    @classmethod
+    def _known_parts(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        unknown = [p for p in parts if p not in INCLUDES]
+        if unknown:
+            raise ValueError(f"unknown part {unknown[0]!r}; allowed: {', '.join(INCLUDES)}")
+        return ",".join(sorted(set(parts)))
+
+    @property
+    def includes(self) -> frozenset[str]:
+        return frozenset(p for p in self.include.split(",") if p)
+
+    def engine_fields(self) -> dict[str, Any]:
+        """Every field except the response-shaping ``include``."""
+        return self.model_dump(exclude={"include"})
+
+    def query_string(self) -> str:
+        """The canonical query: only non-default values, in field order."""
+        from urllib.parse import urlencode
+
+        pairs = [
+            (name, _query_value(value))
+            for name, value in self.model_dump().items()
+            if value != type(self).model_fields[name].default
+        ]
+        return urlencode(pairs)
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)

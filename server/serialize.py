@@ -1,0 +1,124 @@
+"""Engine results to JSON: ndarrays to lists, every non-finite number to null.
+
+JSON has no NaN or Infinity. A log10 norm of an exactly zero product is -inf in the
+engine and null here; the API documents that null means "exactly zero" for a log10 value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from starlette.responses import JSONResponse as _StarletteJSON
+
+from engine import GradientFlowResult
+from engine.products import NormProfile
+
+
+class JSONResponse(_StarletteJSON):
+    """Compact JSON that refuses NaN and Infinity (allow_nan=False): a bug, never a payload."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+
+
+def finite(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def finite_list(a: np.ndarray) -> list:
+    """Nested lists of floats with null where a is not finite."""
+    a = np.asarray(a, dtype=float)
+    ok = np.isfinite(a)
+    if ok.all():
+        return a.tolist()
+    return np.where(ok, a, None).tolist()
+
+
+def profile(p: NormProfile) -> dict[str, list]:
+    return {"spectral": finite_list(p.spectral), "frobenius": finite_list(p.frobenius)}
+
+
+def _norms(d: dict[str, float] | None) -> dict[str, float | None] | None:
+    return None if d is None else {k: finite(v) for k, v in d.items()}
+
+
+def _weights(r: GradientFlowResult) -> dict[str, list]:
+    """Every tensor of the run under PyTorch's state_dict names, plus inputs, h0 (c0), target."""
+    params = r.problem.params
+    out = {
+        name: finite_list(getattr(params, name))
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    }
+    if getattr(params, "peephole", None) is not None:
+        out["peephole"] = finite_list(params.peephole)
+    out["inputs"] = finite_list(r.problem.inputs)
+    out["h0"] = finite_list(r.problem.h0)
+    if r.problem.c0 is not None:
+        out["c0"] = finite_list(r.problem.c0)
+    out["target"] = finite_list(r.problem.target)
+    return out
+
+
+def gradient_flow_payload(r: GradientFlowResult, includes: frozenset[str]) -> dict[str, Any]:
+    """The JSON body of GET /api/v1/gradient-flow."""
+    g, c, s, spec = r.gradient, r.clipping, r.summary, r.spectrum
+    config = asdict(r.config)
+    config["include"] = ",".join(sorted(includes))
+    body: dict[str, Any] = {
+        "config": config,
+        "distance": r.distance.tolist(),
+        "log10_norm": profile(r.profile),
+        "log10_input_sensitivity": profile(r.input_sensitivity),
+        "log10_bound": None if r.log10_bound is None else finite_list(r.log10_bound),
+        "spectrum": {
+            "eigenvalues": {
+                "real": finite_list(spec.eigenvalues.real),
+                "imag": finite_list(spec.eigenvalues.imag),
+            },
+            "singular_values": finite_list(spec.singular_values),
+            "spectral_radius": finite(spec.spectral_radius),
+            "spectral_norm": finite(spec.spectral_norm),
+        },
+        "gradient": {
+            "log10_loss": finite(g.log10_loss),
+            "log10_dh": finite_list(g.log10_dh),
+            "log10_contribution": finite_list(g.log10_contribution),
+            "log10_norms": _norms(g.grads.log10_norms()),
+            "log10_total_norm": finite(g.grads.log10_total_norm()),
+            "clipping": {
+                "mode": c.mode,
+                "threshold": c.threshold,
+                "log10_norm_before": finite(c.log10_norm_before),
+                "log10_norm_after": finite(c.log10_norm_after),
+                "log10_coefficient": finite(c.log10_coefficient),
+                "cosine": finite(c.cosine),
+                "log10_norms_after": _norms(c.log10_norms_after()),
+                "log10_contribution": _maybe_list(c.scaled_contributions(g.log10_contribution)),
+            },
+        },
+        "summary": {k: finite(v) if isinstance(v, float) else v for k, v in asdict(s).items()},
+    }
+    blocks = getattr(r, "blocks", None) or {}
+    if blocks:
+        body["log10_norm_blocks"] = {k: profile(v) for k, v in blocks.items()}
+    gates = getattr(r, "gates", None) or {}
+    if gates:
+        means = getattr(r, "gate_means", {}) or {}
+        body["gates"] = {
+            k: {"values": finite_list(v), "mean": finite_list(means[k]) if k in means else None}
+            for k, v in gates.items()
+        }
+    if "weights" in includes:
+        body["weights"] = _weights(r)
+    return body
+
+
+def _maybe_list(a: np.ndarray | None) -> list | None:
+    return None if a is None else finite_list(a)

@@ -1,0 +1,71 @@
+// /explore: controls -> fetch the figures -> Plotly.react. State lives in the URL.
+import { debounce, formState, writeUrl } from "./state.js";
+import { drawAll } from "./plots.js";
+
+const form = document.getElementById("controls");
+const problems = document.getElementById("problems");
+const status = document.getElementById("status");
+const apiLink = document.getElementById("api-link");
+const figuresBox = document.querySelector(".figures");
+let latest = 0;
+let inflight = null;
+
+function showCells() {
+  const cell = form.elements.cell.value;
+  for (const el of form.querySelectorAll("[data-cells]")) {
+    el.hidden = !el.dataset.cells.split(" ").includes(cell);
+  }
+}
+
+function showProblem(message) {
+  problems.hidden = !message;
+  problems.textContent = message || "";
+}
+
+async function update() {
+  const id = ++latest;
+  if (inflight) inflight.abort();
+  inflight = new AbortController();
+  const query = formState(form).toString();
+  status.textContent = "Computing...";
+  let response, body;
+  try {
+    response = await fetch(`/api/v1/gradient-flow/figures?${query}`, { signal: inflight.signal });
+    body = await response.json();
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    if (id === latest) { showProblem(`Could not reach the server: ${err.message}`); status.textContent = ""; }
+    return;
+  }
+  if (id !== latest) return; // a newer request owns the page
+  status.textContent = "";
+  if (!response.ok) {
+    showProblem(body.message || `Error ${response.status}`);
+    return;
+  }
+  showProblem("");
+  drawAll(figuresBox, body.figures);
+  writeUrl(body.query);
+  apiLink.href = `/api/v1/gradient-flow${body.query ? "?" + body.query : ""}`;
+  document.body.dataset.query = body.query;
+}
+
+const scheduled = debounce(update, 120);
+
+form.addEventListener("input", (event) => {
+  const el = event.target;
+  if (el.dataset.for) form.elements[el.dataset.for].value = el.value; // slider -> number box
+  else if (el.type === "number") {
+    const slider = document.getElementById(`${el.id}-slider`);
+    if (slider && el.value !== "") slider.value = el.value;
+  }
+  if (el.name === "cell") showCells();
+  scheduled();
+});
+form.addEventListener("change", scheduled);
+form.addEventListener("submit", (event) => { event.preventDefault(); update(); });
+
+form.querySelector(".apply").hidden = true; // with JS every change applies itself
+showCells();
+drawAll(figuresBox, JSON.parse(document.getElementById("initial-figures").textContent));
+document.body.dataset.ready = "true";

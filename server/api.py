@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from . import figures, serialize
-from .compute import run_gradient_flow
-from .schemas import GradientFlowQuery
+from .compute import run_compare, run_gradient_flow
+from .schemas import CompareQuery, GradientFlowQuery
 from .serialize import JSONResponse
 
 router = APIRouter(prefix="/api/v1", default_response_class=JSONResponse)
 Q = Annotated[GradientFlowQuery, Query()]
+C = Annotated[CompareQuery, Query()]
 
 
 @router.get("/health", summary="Liveness check", tags=["meta"])
@@ -53,4 +54,34 @@ def gradient_flow_figures(q: Q) -> dict[str, Any]:
         "config": q.model_dump(),
         "query": q.query_string(),
         "figures": figures.gradient_flow_figures(result),
+    }
+
+
+@router.get(
+    "/compare",
+    summary="RNN, LSTM and GRU on the same inputs: input sensitivity and memory horizons",
+    tags=["compare"],
+    description=(
+        "Runs the three cells with one configuration (same seed, scale, inputs x_t, h0 and "
+        "target; one weight block per gate) and returns, for each, log10 ||dh_T/dx_(T-l)|| "
+        "for l = 0..T-1, the same relative to l = 0, and the memory horizon: the first l at "
+        "which the sensitivity falls below 1e-3 of its value at l = 0 (null if never)."
+    ),
+)
+def compare(q: C) -> dict[str, Any]:
+    return serialize.compare_payload(run_compare(q))
+
+
+@router.get(
+    "/compare/figures",
+    summary="The Plotly figures of /compare",
+    tags=["compare"],
+)
+def compare_figures(q: C) -> dict[str, Any]:
+    result = run_compare(q)
+    return {
+        "config": q.model_dump(),
+        "query": q.query_string(),
+        "figures": figures.compare_figures(result),
+        "numbers": figures.compare_numbers(result),
     }

@@ -8,8 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from engine import GradientFlowConfig, GradientFlowResult, gradient_flow
+from engine.compare import CompareResult, compare_cells
 
-from .schemas import GradientFlowQuery
+from .schemas import CompareQuery, GradientFlowQuery
 
 
 @lru_cache(maxsize=16)
@@ -17,7 +18,19 @@ def _gradient_flow(items: tuple) -> GradientFlowResult:
     return gradient_flow(GradientFlowConfig(**dict(items)))
 
 
-def run_gradient_flow(q: GradientFlowQuery) -> GradientFlowResult:
+def _config_items(q) -> tuple:
     names = set(GradientFlowConfig.field_names())
-    fields = q.engine_fields()
-    return _gradient_flow(tuple((k, v) for k, v in fields.items() if k in names))
+    return tuple((k, v) for k, v in q.engine_fields().items() if k in names)
+
+
+def run_gradient_flow(q: GradientFlowQuery) -> GradientFlowResult:
+    return _gradient_flow(_config_items(q))
+
+
+@lru_cache(maxsize=8)
+def _compare(items: tuple) -> CompareResult:
+    return compare_cells(GradientFlowConfig(**dict(items)))
+
+
+def run_compare(q: CompareQuery) -> CompareResult:
+    return _compare(_config_items(q))

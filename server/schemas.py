@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from engine.clipping import CLIP_MODES
 from engine.gru import GRU_FORMS
@@ -235,3 +235,27 @@ def _query_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value)) if abs(value) < 1e15 else repr(value)
     return str(value)
+
+
+# /compare runs the three cells on one configuration: every control except the cell itself and
+# the clipping (the comparison is of Jacobians, which clipping does not touch)
+_NOT_COMPARED = ("cell", "clip", "clip_threshold", "include")
+
+
+class _CompareBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    engine_fields = GradientFlowQuery.engine_fields
+    query_string = GradientFlowQuery.query_string
+
+
+CompareQuery = create_model(
+    "CompareQuery",
+    __base__=_CompareBase,
+    __doc__="RNN, LSTM and GRU on the same inputs, seed and scale (`GET /api/v1/compare`).",
+    **{
+        name: (info.annotation, info)
+        for name, info in GradientFlowQuery.model_fields.items()
+        if name not in _NOT_COMPARED
+    },
+)

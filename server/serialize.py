@@ -15,6 +15,7 @@ import numpy as np
 from starlette.responses import JSONResponse as _StarletteJSON
 
 from engine import GradientFlowResult
+from engine.compare import CompareResult
 from engine.products import NormProfile
 
 
@@ -122,3 +123,22 @@ def gradient_flow_payload(r: GradientFlowResult, includes: frozenset[str]) -> di
 
 def _maybe_list(a: np.ndarray | None) -> list | None:
     return None if a is None else finite_list(a)
+
+
+def compare_payload(r: CompareResult) -> dict[str, Any]:
+    """The JSON body of GET /api/v1/compare."""
+    config = asdict(r.config)
+    del config["cell"], config["clip"], config["clip_threshold"]
+    return {
+        "config": config,
+        "distance": list(range(r.config.seq_len)),
+        "cells": {
+            cell: {
+                "memory_horizon": m.horizon,
+                "log10_input_sensitivity": profile(m.result.input_sensitivity),
+                "log10_relative": finite_list(m.relative),
+                "regime": m.result.summary.regime,
+            }
+            for cell, m in r.cells.items()
+        },
+    }

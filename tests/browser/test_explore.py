@@ -111,3 +111,17 @@ def test_index_links_to_the_explorer(make_page):
     page.wait_for_selector("body[data-ready=true]")
     assert page.url.endswith("/explore")
     assert p.errors == []
+
+
+def test_compare_renders_three_profiles_and_their_horizons(make_page):
+    p = make_page()
+    page = p.open("/compare?seq_len=200")
+    names = page.evaluate("document.getElementById('plot-sensitivity').data.map(t => t.name)")
+    assert names == ["RNN", "LSTM", "GRU"]
+    assert page.locator("#number-rnn").inner_text().endswith("steps")
+    page.get_by_label("Forget-gate bias", exact=True).fill("5")
+    page.wait_for_url(re.compile(r"forget_bias=5"))
+    page.wait_for_function(
+        "document.getElementById('number-lstm').textContent.startsWith('more than')"
+    )
+    assert p.errors == []

@@ -1,16 +1,19 @@
-// /explore: controls -> fetch the figures -> Plotly.react. State lives in the URL.
+// Every view: controls -> fetch the view's figures -> Plotly.react. State lives in the URL.
+// The form names its API (data-api); the server answers {query, figures, numbers?}.
 import { debounce, formState, writeUrl } from "./state.js";
 import { drawAll } from "./plots.js";
 
 const form = document.getElementById("controls");
 const problems = document.getElementById("problems");
 const status = document.getElementById("status");
-const apiLink = document.getElementById("api-link");
 const figuresBox = document.querySelector(".figures");
+const numbers = document.getElementById("numbers");
+const api = form.dataset.api;
 let latest = 0;
 let inflight = null;
 
 function showCells() {
+  if (!form.elements.cell) return;
   const cell = form.elements.cell.value;
   for (const el of form.querySelectorAll("[data-cells]")) {
     el.hidden = !el.dataset.cells.split(" ").includes(cell);
@@ -30,7 +33,7 @@ async function update() {
   status.textContent = "Computing...";
   let response, body;
   try {
-    response = await fetch(`/api/v1/gradient-flow/figures?${query}`, { signal: inflight.signal });
+    response = await fetch(`${api}/figures?${query}`, { signal: inflight.signal });
     body = await response.json();
   } catch (err) {
     if (err.name === "AbortError") return;
@@ -46,8 +49,18 @@ async function update() {
   showProblem("");
   drawAll(figuresBox, body.figures);
   writeUrl(body.query);
-  apiLink.href = `/api/v1/gradient-flow${body.query ? "?" + body.query : ""}`;
+  for (const link of document.querySelectorAll("[data-api-link]")) {
+    link.href = `${api}${link.dataset.apiLink}${body.query ? "?" + body.query : ""}`;
+  }
+  if (numbers && body.numbers) showNumbers(body.numbers);
   document.body.dataset.query = body.query;
+}
+
+function showNumbers(items) {
+  for (const item of items) {
+    const value = document.getElementById(`number-${item.name}`);
+    if (value) value.textContent = item.value;
+  }
 }
 
 const scheduled = debounce(update, 120);

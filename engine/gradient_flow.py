@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from .gru import GRU_FORMS, GRUTrace, gru_bptt, gru_forward, gru_gate_activation
 from .init import H0S, INITS, INPUTS
 from .lstm import LSTMTrace, lstm_bptt, lstm_forward, lstm_gate_activations, lstm_profiles
 from .nonlinearity import NONLINEARITIES, get_nonlinearity
-from .problem import Problem, draw_problem
+from .problem import GATE_ROWS, Problem, draw_problem
 from .products import NormProfile
 from .rnn import RNNTrace, rnn_forward, rnn_profiles
 from .spectrum import Spectrum, pascanu_log10_bound, spectrum
@@ -192,9 +193,58 @@ def summarize(
     )
 
 
-def gradient_flow(config: GradientFlowConfig, *, method: str = "auto") -> GradientFlowResult:
-    """Draw the problem, run the cell, and measure how gradients flow back through time."""
-    problem = draw_problem(
+PARAM_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+STATE_TENSORS = ("inputs", "h0", "c0", "target")
+TENSORS = (*PARAM_TENSORS, "peephole", *STATE_TENSORS)
+_UNUSED = {
+    "c0": "c0 is for cell=lstm only",
+    "peephole": "peephole is for cell=lstm with peephole=true only",
+}
+
+
+class TensorShapeError(ValueError):
+    """A given tensor that does not fit the configuration.
+
+    name : the tensor (a PyTorch state_dict name, or inputs, h0, c0, target)
+    expected : the shape the configuration asks for; None if the tensor has no place in it
+    got : the shape given; None if the tensor is missing
+    """
+
+    def __init__(self, name: str, expected: tuple | None, got: tuple | None, why: str = ""):
+        self.name, self.expected, self.got = name, expected, got
+        if got is None:
+            message = f"{name} is required{why} (shape {expected})"
+        elif expected is None:
+            message = why or f"{name} has no place in this configuration"
+        else:
+            message = f"expected shape {expected}, got {got}"
+        super().__init__(message)
+        self.message = message
+
+
+def check_problem(config: GradientFlowConfig, problem: Problem) -> None:
+    """Raise TensorShapeError if a tensor of ``problem`` does not fit ``config``."""
+    shapes = tensor_shapes(config)
+    p = problem.params
+    found = {name: getattr(p, name) for name in PARAM_TENSORS}
+    found["peephole"] = getattr(p, "peephole", None)
+    found.update({name: getattr(problem, name) for name in STATE_TENSORS})
+    for name, value in found.items():
+        expected = shapes.get(name)
+        if value is None and expected is not None:
+            raise TensorShapeError(name, expected, None)
+        if value is not None and np.shape(value) != expected:
+            raise TensorShapeError(name, expected, np.shape(value), _UNUSED.get(name, ""))
+    kinds = {"rnn": "RNNParams", "lstm": "LSTMParams", "gru": "GRUParams"}
+    if type(p).__name__ != kinds[config.cell]:
+        raise ValueError(f"cell={config.cell} needs {kinds[config.cell]}, got {type(p).__name__}")
+    if config.cell == "gru" and p.form != config.gru_form:
+        raise ValueError(f"gru_form={config.gru_form} but the parameters are of form {p.form}")
+
+
+def draw_config_problem(config: GradientFlowConfig) -> Problem:
+    """The problem the configuration draws from its seed."""
+    return draw_problem(
         seed=config.seed,
         hidden_size=config.hidden_size,
         input_size=config.input_size,
@@ -210,6 +260,72 @@ def gradient_flow(config: GradientFlowConfig, *, method: str = "auto") -> Gradie
         forget_bias=config.forget_bias,
         update_bias=config.update_bias,
     )
+
+
+def tensor_shapes(config: GradientFlowConfig) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor the configuration uses, under PyTorch's state_dict names."""
+    n, d, t = config.hidden_size, config.input_size, config.seq_len
+    rows = GATE_ROWS[config.cell] * n
+    shapes = {
+        "weight_ih": (rows, d),
+        "weight_hh": (rows, n),
+        "bias_ih": (rows,),
+        "bias_hh": (rows,),
+        "inputs": (t, d),
+        "h0": (n,),
+        "target": (n,),
+    }
+    if config.cell == "lstm":
+        shapes["c0"] = (n,)
+        if config.peephole:
+            shapes["peephole"] = (3, n)
+    return shapes
+
+
+def given_problem(config: GradientFlowConfig, tensors: Mapping[str, np.ndarray]) -> Problem:
+    """The configuration's problem with the given tensors in place of the drawn ones.
+
+    The four parameters weight_ih, weight_hh, bias_ih, bias_hh come together (all or none;
+    a peephole LSTM needs ``peephole`` too); inputs, h0, c0 (LSTM only) and target may each be
+    given alone. Tensors not given are drawn from the seed exactly as ``gradient_flow(config)``
+    draws them. Given parameters are used as they are: ``init``, ``scale``, ``forget_bias`` and
+    ``update_bias`` shape the drawn parameters only. Raises TensorShapeError for a tensor of
+    the wrong shape, a missing one or one the configuration has no use for; ValueError for
+    a tensor that is not finite.
+    """
+    shapes = tensor_shapes(config)
+    arrays = {}
+    for name, value in tensors.items():
+        if name not in shapes:
+            why = _UNUSED.get(name, f"unknown tensor {name!r}; known: {', '.join(TENSORS)}")
+            raise TensorShapeError(name, None, np.shape(value), why)
+        a = np.asarray(value, dtype=float)
+        if a.shape != shapes[name]:
+            raise TensorShapeError(name, shapes[name], a.shape)
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} has entries that are not finite")
+        arrays[name] = a
+    given_params = [k for k in PARAM_TENSORS if k in arrays]
+    if "peephole" in arrays or given_params:
+        for name in (*PARAM_TENSORS, "peephole"):
+            if name in shapes and name not in arrays:
+                raise TensorShapeError(name, shapes[name], None, " with the other parameters")
+    drawn = draw_config_problem(config)
+    params = drawn.params
+    if given_params:
+        params = replace(
+            params, **{k: arrays[k] for k in (*PARAM_TENSORS, "peephole") if k in arrays}
+        )
+    return replace(drawn, params=params, **{k: arrays[k] for k in STATE_TENSORS if k in arrays})
+
+
+def gradient_flow(
+    config: GradientFlowConfig, *, problem: Problem | None = None, method: str = "auto"
+) -> GradientFlowResult:
+    """Draw the problem (or take the given one, see ``given_problem``), run the cell, and
+    measure how gradients flow back through time."""
+    problem = draw_config_problem(config) if problem is None else problem
+    check_problem(config, problem)
     p, n = problem.params, config.hidden_size
     blocks: dict[str, NormProfile] = {}
     gates: dict[str, np.ndarray] = {}

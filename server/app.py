@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
-from . import __version__, api, errors, pages
+from . import __version__, api, errors, interop, pages
 from .settings import Settings, get_settings
 
 
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.gzip:
         app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.include_router(api.router)
+    app.include_router(interop.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app

@@ -289,6 +289,9 @@ def test_the_script_compiles_and_embeds_the_exact_tensors(client, combo):
     assert data["PARAMS"] == {k: tensors[k] for k in names}
     assert data["INPUTS"] == tensors["inputs"] and data["H0"] == tensors["h0"]
     assert data["C0"] == tensors.get("c0")
+    states = data["BPTTLAB_STATES"]  # z_0..z_T, z = (h, c) for the LSTM
+    assert len(states) == config["seq_len"] + 1
+    assert states[0] == tensors["h0"] + tensors.get("c0", [])
     assert data["BPTTLAB_SPECTRAL"] == api["log10_norm"]["spectral"]
     assert data["BPTTLAB_FROBENIUS"] == api["log10_norm"]["frobenius"]
     by_hand = (

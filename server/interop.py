@@ -71,6 +71,7 @@ def _run(body: GradientFlowBody) -> GradientFlowResult:
     "/gradient-flow",
     summary="The gradient-flow experiment on your own tensors (PyTorch state_dict names)",
     tags=["gradient flow", "pytorch"],
+    responses={413: {"description": f"The body exceeds {MAX_BODY_BYTES} bytes (16 MiB)."}},
     description=(
         "The same configuration as the GET, as a JSON object (same fields, bounds and "
         "defaults), plus optional `weights`: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` "

@@ -143,11 +143,11 @@ _HEADER = '''#!/usr/bin/env python3
 """BPTT Lab, reproduced in PyTorch: {title}.
 
 Rebuilds the cell, {cell_desc},
-with BPTT Lab's exact weights, inputs and initial state,
-runs the T = {t_len} steps in float64, takes every step Jacobian dz_t/dz_(t-1) with
-torch.autograd and chains them (rescaled, so that 1e-400 or 1e+400 stays finite) into
-dz_T/dz_(T-l) for l = 0..T. Prints log10 of their spectral and Frobenius norms next to
-the numbers BPTT Lab computed, and the largest difference. Exit status 1 if it exceeds 1e-8.
+with BPTT Lab's exact weights, inputs and initial state, runs the T = {t_len} steps in
+float64, takes every step Jacobian dz_t/dz_(t-1) with torch.func.jacrev (autograd) and
+chains them, rescaled so that 1e-400 or 1e+400 stays finite, into dz_T/dz_(T-l) for
+l = 0..T. Prints log10 of their spectral and Frobenius norms next to the numbers BPTT Lab
+computed, and the largest difference; exit status 1 if it exceeds 1e-8.
 
 Configuration:
 {config}
@@ -159,7 +159,7 @@ import math
 import sys
 
 import torch
-from torch.autograd.functional import jacobian
+from torch.func import jacrev
 
 torch.set_default_dtype(torch.float64)
 
@@ -209,7 +209,7 @@ prod, scale, worst = torch.eye(z[0].numel()), 0.0, [0.0, 0.0]
 for l in range(T + 1):
     if l:  # dz_T/dz_(T-l) = dz_T/dz_(T-l+1) @ dz_(T-l+1)/dz_(T-l)
         k = T - l
-        prod = prod @ jacobian(lambda s: step(X[k], s), z[k], vectorize=True)
+        prod = prod @ jacrev(step, argnums=1)(X[k], z[k])  # reverse-mode autograd
         top = prod.abs().max().item()
         if 0 < top < math.inf:
             prod, scale = prod / top, scale + math.log10(top)

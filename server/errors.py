@@ -55,7 +55,9 @@ def validation_items(errors: list[dict]) -> list[dict]:
         value = e.get("input")
         if isinstance(value, dict | list):
             value = None  # a whole body or tensor: not worth echoing
-        items.append(error_item(field_of(e["loc"]), message, e["type"], ctx, value))
+        # a body that is not JSON at all: pydantic's loc holds the character position
+        field = "body" if e["type"] == "json_invalid" else field_of(e["loc"])
+        items.append(error_item(field, message, e["type"], ctx, value))
     return items
 
 

@@ -225,7 +225,8 @@ def test_config_fields_keep_their_bounds_and_unknown_fields_are_refused(client):
     refused(client, {"hiden_size": 3}, "hiden_size", "extra_forbidden")
     refused(client, {"include": "everything"}, "include")
     r = client.post(URL, content='{"seq_len": 3,', headers={"content-type": "application/json"})
-    assert r.status_code == 422 and strict_json(r.text)["errors"][0]["type"] == "json_invalid"
+    [error] = strict_json(r.text)["errors"]
+    assert r.status_code == 422 and error["type"] == "json_invalid" and error["field"] == "body"
 
 
 def test_bodies_over_the_limit_are_refused_before_they_are_read(client):

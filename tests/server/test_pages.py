@@ -85,3 +85,12 @@ def test_static_assets_exist(client):
     page = client.get("/explore").text
     for url in re.findall(r'(?:src|href)="(http://testserver/static/[^"]+)"', page):
         assert client.get(url).status_code == 200, url
+
+
+def test_explore_links_the_pytorch_script_of_the_same_configuration(client):
+    page = client.get("/explore", params={"seq_len": 12, "cell": "gru"}).text
+    [href] = re.findall(r'href="(/api/v1/gradient-flow/pytorch\?[^"]*)"', page)
+    r = client.get(href.replace("&amp;", "&"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/x-python")
+    compile(r.text, "script.py", "exec")
+    assert "GRUCell" in r.text

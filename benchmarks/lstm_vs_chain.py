@@ -23,7 +23,7 @@ from machine import describe  # noqa: E402
 
 from engine.gru import gru_forward, gru_profiles  # noqa: E402
 from engine.init import haar_orthogonal  # noqa: E402
-from engine.lstm import lstm_forward, lstm_profiles  # noqa: E402
+from engine.lstm import lstm_forward, lstm_profiles, lstm_step_factors  # noqa: E402
 from engine.problem import draw_problem  # noqa: E402
 from engine.products import product_norm_profile  # noqa: E402
 
@@ -38,17 +38,8 @@ def bare_chain(w: np.ndarray) -> float:
     return time.perf_counter() - start
 
 
-def joint_factors(p, tr):
-    """The joint step Jacobians J_T, ..., J_1 as lstm_profiles feeds them."""
-    from engine import lstm
-
-    if hasattr(lstm, "lstm_step_factors"):
-        return lstm.lstm_step_factors(p, tr)
-    return ((lstm.lstm_step_jacobian(p, tr, t), 0.0) for t in range(T, 0, -1))
-
-
 def joint_profile(p, tr):
-    return product_norm_profile(joint_factors(p, tr), 2 * N)
+    return product_norm_profile(lstm_step_factors(p, tr), 2 * N)  # as lstm_profiles feeds it
 
 
 def timed(fn, *args) -> tuple[float, object]:
@@ -81,37 +72,41 @@ def problem(cell: str, **extra):
 def main() -> None:
     print(f"machine: {describe()}")
     q = haar_orthogonal(2 * N, np.random.default_rng(0))
-    chains = [bare_chain(q) for _ in range(REPEATS)]
-    chain = statistics.median(chains)
-    print(f"bare chain of {T} products, {2 * N}x{2 * N}:     {summary(chains)}")
-
     for peephole in (False, True):
         prob = problem("lstm", peephole=peephole)
         tr = lstm_forward(prob.params, prob.inputs, prob.h0, prob.c0)
-        full = [timed(lstm_profiles, prob.params, tr) for _ in range(REPEATS)]
-        joint = [timed(joint_profile, prob.params, tr) for _ in range(REPEATS)]
+        chains, full, joint = [], [], []
+        for _ in range(REPEATS):  # interleaved, so that a busy spell hits all three alike
+            chains.append(bare_chain(q))
+            full.append(timed(lstm_profiles, prob.params, tr))
+            joint.append(timed(joint_profile, prob.params, tr))
+        chain = statistics.median(chains)
         fb = {k: v.svd_fallbacks for k, v in full[0][1].items()}
         tag = "peephole " if peephole else ""
         t_full = [r[0] for r in full]
         t_joint = [r[0] for r in joint]
+        print(f"bare chain of {T} products, {2 * N}x{2 * N}: {summary(chains)}")
         print(
-            f"lstm {tag}joint profile alone:    {summary(t_joint)}, "
+            f"lstm {tag}joint profile alone: {summary(t_joint)}, "
             f"ratio {statistics.median(t_joint) / chain:.2f}"
         )
         print(
             f"lstm {tag}profiles (joint, hh, cc, input): {summary(t_full)}, "
-            f"ratio {statistics.median(t_full) / chain:.2f}, exact-SVD fallbacks {fb}"
+            f"ratio {statistics.median(t_full) / chain:.2f} "
+            f"(per-run ratios {min(f / c for f, c in zip(t_full, chains, strict=True)):.2f}.."
+            f"{max(f / c for f, c in zip(t_full, chains, strict=True)):.2f}), "
+            f"exact-SVD fallbacks {fb}"
         )
 
     q1 = haar_orthogonal(N, np.random.default_rng(0))
-    chain1 = statistics.median(bare_chain(q1) for _ in range(REPEATS))
     for form in ("pytorch", "lecture"):
         prob = problem("gru", gru_form=form)
         tr = gru_forward(prob.params, prob.inputs, prob.h0)
+        chain1 = statistics.median(bare_chain(q1) for _ in range(REPEATS))
         runs = [timed(gru_profiles, prob.params, tr) for _ in range(REPEATS)]
         t_gru = [r[0] for r in runs]
         print(
-            f"gru {form:8s} profiles (state, input): {summary(t_gru)}, "
+            f"gru {form} profiles (state, input): {summary(t_gru)}, "
             f"ratio {statistics.median(t_gru) / chain1:.2f} to the {N}x{N} chain "
             f"({chain1 * 1e3:.0f} ms)"
         )

@@ -127,6 +127,83 @@ def lstm_input_jacobian(p: LSTMParams, tr: LSTMTrace, t: int) -> np.ndarray:
     return np.vstack([dh_dx, dc_dx])
 
 
+@dataclass(frozen=True)
+class _StepVectors:
+    """Every step's Jacobians as diagonals over the weight blocks, rows t - 1 for t = 1..T.
+
+    With M_t = diag(di) W_i + diag(df) W_f + diag(dg) W_g (= dc_t/dh_{t-1}, n x n),
+    d(h_t, c_t)/d(h_{t-1}, c_{t-1}) = [[diag(a) W_o + diag(b) M_t, diag(e)], [M_t, diag(f)]]
+    and d(h_t, c_t)/dx_t the same with W_ih's blocks in place of W_hh's. All (T, n).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    e: np.ndarray
+    f: np.ndarray
+    di: np.ndarray
+    df: np.ndarray
+    dg: np.ndarray
+
+
+def _step_vectors(p: LSTMParams, tr: LSTMTrace) -> _StepVectors:
+    n = p.hidden_size
+    pre = tr.pre
+    ds_i, ds_f = _SIG.derivative(pre[:, :n]), _SIG.derivative(pre[:, n : 2 * n])
+    ds_o, d_g = _SIG.derivative(pre[:, 3 * n :]), _TANH.derivative(pre[:, 2 * n : 3 * n])
+    i, g, o = tr.gates["i"], tr.gates["g"], tr.gates["o"]
+    c_prev, tanh_c = tr.c[:-1], np.tanh(tr.c[1:])
+    peep = np.zeros((3, n)) if p.peephole is None else p.peephole
+    di, df, dg = g * ds_i, c_prev * ds_f, i * d_g  # dc_t / d(pre-activations i, f, g)
+    a = tanh_c * ds_o
+    b = a * peep[2] + o * (1.0 - tanh_c**2)
+    f = tr.gates["f"] + di * peep[0] + df * peep[1]  # dc_t / dc_{t-1}, diagonal
+    return _StepVectors(a=a, b=b, e=b * f, f=f, di=di, df=df, dg=dg)
+
+
+def _weight_mix(
+    v: _StepVectors,
+    k: int,
+    w: np.ndarray,
+    n: int,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """scale * [dh; dc] : (2n, m) of step k + 1 through the gate rows of w : (4n, m), the
+    derivatives of (h_t, c_t) by z = h_{t-1} (w = weight_hh) or z = x_t (w = weight_ih)."""
+    m = w.shape[1]
+    out = np.empty((2 * n, m)) if out is None else out
+    dh, dc = out[:n], out[n:]
+    np.multiply(w[:n], (v.di[k] * scale)[:, None], out=dc)
+    dc += (v.df[k] * scale)[:, None] * w[n : 2 * n]
+    dc += (v.dg[k] * scale)[:, None] * w[2 * n : 3 * n]
+    np.multiply(w[3 * n :], (v.a[k] * scale)[:, None], out=dh)
+    dh += v.b[k][:, None] * dc
+    return out
+
+
+def lstm_step_factors(p: LSTMParams, tr: LSTMTrace):
+    """Yield J_T, ..., J_1 for product_norm_profile as (apply, 0.0), where apply(P, s)
+    returns s * P @ J_t without forming J_t: with P = [P_1 P_2] split by columns,
+    P J_t = [P @ [diag(a) W_o + diag(b) M_t; M_t],  P_1 diag(e) + P_2 diag(f)],
+    one (2n x 2n) @ (2n x n) product, half the cost of a dense one."""
+    t_len, n = tr.pre.shape[0], p.hidden_size
+    v = _step_vectors(p, tr)
+    w = p.weight_hh
+    right = np.empty((2 * n, n))  # scratch: [dh_t/dh_{t-1}; dc_t/dh_{t-1}], rewritten each step
+
+    def factor(k: int):
+        def apply(prod: np.ndarray, scale: float) -> np.ndarray:
+            out = np.empty((2 * n, 2 * n))
+            np.matmul(prod, _weight_mix(v, k, w, n, scale, right), out=out[:, :n])
+            out[:, n:] = prod[:, :n] * (v.e[k] * scale) + prod[:, n:] * (v.f[k] * scale)
+            return out
+
+        return apply
+
+    for t in range(t_len, 0, -1):
+        yield factor(t - 1), 0.0
+
+
 def lstm_profiles(p: LSTMParams, tr: LSTMTrace, *, method: str = "auto") -> dict[str, NormProfile]:
     """Norm profiles over distance l of the LSTM's backward products.
 
@@ -136,12 +213,17 @@ def lstm_profiles(p: LSTMParams, tr: LSTMTrace, *, method: str = "auto") -> dict
     ``input``: dh_T/dx_{T-l} = [joint product]_{h rows} B_{T-l}, l = 0..T-1
     """
     t_len, n = tr.pre.shape[0], p.hidden_size
-    factors = ((lstm_step_jacobian(p, tr, t), 0.0) for t in range(t_len, 0, -1))
+    v = _step_vectors(p, tr)
+
+    def input_view(m: np.ndarray, l: int) -> tuple[np.ndarray, float]:
+        return m[:n] @ _weight_mix(v, t_len - l - 1, p.weight_ih, n), 0.0  # B_{T-l} : (2n, d)
+
     views = {
         "hh": View(lambda m, l: (m[:n, :n], 0.0), t_len),
         "cc": View(lambda m, l: (m[n:, n:], 0.0), t_len),
-        "input": View(lambda m, l: (m[:n] @ lstm_input_jacobian(p, tr, t_len - l), 0.0), t_len - 1),
+        "input": View(input_view, t_len - 1),
     }
+    factors = lstm_step_factors(p, tr)
     joint, parts = product_norm_profile(factors, 2 * n, method=method, views=views)
     return {"joint": joint, **parts}
 

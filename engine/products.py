@@ -53,6 +53,11 @@ class NormProfile:
     svd_fallbacks: int
 
 
+def _frobenius(m: np.ndarray) -> float:
+    """||m||_F without copying a strided view (a block of the product)."""
+    return float(np.sqrt(np.einsum("ij,ij->", m, m)))
+
+
 def _exact_sigma_max(p: np.ndarray) -> np.ndarray:
     """sigma_max of p : (..., n, n), batched over leading axes."""
     try:
@@ -87,10 +92,19 @@ class NormSeries:
         self._u: np.ndarray | None = None
         self._pending: list[tuple[int, np.ndarray]] = []
 
-    def add(self, m: np.ndarray | None, log_scale: float, *, seed_warm_start: bool = True) -> None:
+    def add(
+        self,
+        m: np.ndarray | None,
+        log_scale: float,
+        *,
+        seed_warm_start: bool = True,
+        fro: float | None = None,
+    ) -> None:
         """Append m * 10**log_scale. seed_warm_start=False keeps m (say the identity at l = 0,
-        whose singular vectors say nothing) from seeding the warm start."""
-        fro = 0.0 if m is None else float(np.linalg.norm(m))
+        whose singular vectors say nothing) from seeding the warm start. fro : ||m||_F, when
+        the caller has it already."""
+        if fro is None:
+            fro = 0.0 if m is None else _frobenius(m)
         if fro == 0.0:
             self.spectral.append(-np.inf)
             self.frobenius.append(-np.inf)
@@ -147,9 +161,10 @@ def product_norm_profile(
 ) -> NormProfile | tuple[NormProfile, dict[str, NormProfile]]:
     """log10 spectral and Frobenius norms of J_1 ... J_l for l = 0..L.
 
-    factors : iterable of (mantissa, log10 scale). A mantissa is a (size, size) array, or a
+    factors : iterable of (mantissa, log10 scale). A mantissa is a (size, size) array, a
               pair (d : (size,), w : (size, size)) standing for diag(d) w, which saves
-              forming it; None means the zero matrix.
+              forming it, or a callable apply(p, c) returning a new array c * p @ J for a
+              structured J (it must not modify p); None means the zero matrix.
     method : ``power`` (certified warm-started Lanczos), ``exact`` (SVD at every step) or
              ``auto`` (``exact`` when the smaller side is at most EXACT_MAX_SIZE).
     views : optional named views of the product (blocks, products with input Jacobians);
@@ -170,17 +185,19 @@ def product_norm_profile(
     for l, (mantissa, scale) in enumerate(factors, start=1):
         if not zero and mantissa is not None:
             log_scale += scale - np.log10(inv_norm)
-            if isinstance(mantissa, tuple):  # p diag(d) w: scale p's columns, fold 1/||p|| in
+            if callable(mantissa):  # a structured factor applies itself: c p J
+                p = mantissa(p, inv_norm)
+            elif isinstance(mantissa, tuple):  # p diag(d) w: scale p's columns, fold 1/||p|| in
                 d, w = mantissa
                 p = (p * (d * inv_norm)) @ w
             else:
                 p = (p * inv_norm) @ mantissa
-            fro = float(np.linalg.norm(p))
+            fro = _frobenius(p)
             zero = fro == 0.0
             inv_norm = 1.0 / fro if fro else 1.0
         else:
             zero = True
-        main.add(None if zero else p, log_scale)
+        main.add(None if zero else p, log_scale, fro=0.0 if zero else fro)
         for name, view in views.items():
             if l <= view.last:
                 side[name].add(*(((None, 0.0)) if zero else _shift(view.matrix(p, l), log_scale)))

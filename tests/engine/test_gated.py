@@ -17,6 +17,7 @@ from engine.lstm import (
     lstm_forward,
     lstm_input_jacobian,
     lstm_profiles,
+    lstm_step_factors,
     lstm_step_jacobian,
 )
 
@@ -263,3 +264,52 @@ def test_gru_bptt_matches_finite_differences(form):
     for l in range(1, 9):
         prod = prod @ gru_step_jacobian(p, tr, 9 - l)
         assert 10 ** grad.log10_dh[l] == pytest.approx(np.linalg.norm(prod.T @ e), rel=1e-10)
+
+
+@pytest.mark.parametrize("peephole", [False, True])
+def test_lstm_structured_factors_are_the_step_jacobians(peephole):
+    p = _lstm(9, peephole)
+    x = np.random.default_rng(9).normal(size=(12, D))
+    tr = lstm_forward(p, x, np.zeros(N), np.ones(N))
+    prod = np.random.default_rng(1).normal(size=(2 * N, 2 * N))
+    factors = list(lstm_step_factors(p, tr))
+    for t, (apply, scale) in zip(range(12, 0, -1), factors, strict=True):
+        assert scale == 0.0
+        np.testing.assert_allclose(
+            apply(prod, 0.25), 0.25 * prod @ lstm_step_jacobian(p, tr, t), rtol=1e-13, atol=1e-13
+        )
+
+
+@pytest.mark.parametrize("peephole", [False, True])
+def test_lstm_profiles_at_power_sizes_are_exact_to_1e9(peephole):
+    # n = 40: the joint 80 x 80 products take the certified Lanczos path ("auto"), the
+    # 40 x 40 blocks the exact one; all against products formed directly
+    n, t_len, ln10 = 40, 60, np.log(10.0)
+    rng = np.random.default_rng(21)
+    p = LSTMParams(
+        rng.normal(size=(4 * n, D)) * 0.5,
+        rng.normal(size=(4 * n, n)) * 1.5 / np.sqrt(n),
+        rng.normal(size=4 * n) * 0.5,
+        rng.normal(size=4 * n) * 0.5,
+        rng.normal(size=(3, n)) if peephole else None,
+    )
+    x = rng.normal(size=(t_len, D))
+    tr = lstm_forward(p, x, np.zeros(n), np.zeros(n))
+    jacs = [lstm_step_jacobian(p, tr, t) for t in range(1, t_len + 1)]
+    prof = lstm_profiles(p, tr)
+    assert prof["joint"].svd_fallbacks < t_len
+    for name, view in (
+        ("joint", lambda m, l: m),
+        ("hh", lambda m, l: m[:n, :n]),
+        ("cc", lambda m, l: m[n:, n:]),
+    ):
+        mats = _direct(jacs, view)
+        spec = [np.log10(np.linalg.norm(m, 2)) for m in mats]
+        frob = [np.log10(np.linalg.norm(m)) for m in mats]
+        np.testing.assert_allclose(prof[name].spectral, spec, rtol=0, atol=1e-9 / ln10)
+        np.testing.assert_allclose(prof[name].frobenius, frob, rtol=0, atol=1e-9 / ln10)
+    mats = _direct(
+        jacs, lambda m, l: m[:n] @ lstm_input_jacobian(p, tr, t_len - l) if l < t_len else None
+    )
+    sens = [np.log10(np.linalg.norm(m, 2)) for m in mats[:t_len]]
+    np.testing.assert_allclose(prof["input"].spectral, sens, rtol=0, atol=1e-9 / ln10)

@@ -38,6 +38,7 @@ test: install-test chromium lint
 
 bench: install-test
 	$(BIN)/python benchmarks/profile_vs_chain.py
+	$(BIN)/python benchmarks/lstm_vs_chain.py
 	$(BIN)/python benchmarks/api_latency.py
 
 clean:

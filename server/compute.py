@@ -13,7 +13,7 @@ from engine.compare import CompareResult, compare_cells
 from .schemas import CompareQuery, GradientFlowQuery
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)  # a result at the bounds holds ~20 MB; issue 6 bounds by bytes
 def _gradient_flow(items: tuple) -> GradientFlowResult:
     return gradient_flow(GradientFlowConfig(**dict(items)))
 
@@ -27,7 +27,7 @@ def run_gradient_flow(q: GradientFlowQuery) -> GradientFlowResult:
     return _gradient_flow(_config_items(q))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=2)
 def _compare(items: tuple) -> CompareResult:
     return compare_cells(GradientFlowConfig(**dict(items)))
 

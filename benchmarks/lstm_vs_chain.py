@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
+from machine import bare_chain, describe  # noqa: E402
 
 from engine.gru import gru_forward, gru_profiles  # noqa: E402
 from engine.init import haar_orthogonal  # noqa: E402
@@ -28,14 +28,6 @@ from engine.problem import draw_problem  # noqa: E402
 from engine.products import product_norm_profile  # noqa: E402
 
 T, N, REPEATS = 1000, 128, 5
-
-
-def bare_chain(w: np.ndarray) -> float:
-    p = np.eye(w.shape[0])
-    start = time.perf_counter()
-    for _ in range(T):
-        p = p @ w
-    return time.perf_counter() - start
 
 
 def joint_profile(p, tr):
@@ -77,7 +69,7 @@ def main() -> None:
         tr = lstm_forward(prob.params, prob.inputs, prob.h0, prob.c0)
         chains, full, joint = [], [], []
         for _ in range(REPEATS):  # interleaved, so that a busy spell hits all three alike
-            chains.append(bare_chain(q))
+            chains.append(bare_chain(q, T))
             full.append(timed(lstm_profiles, prob.params, tr))
             joint.append(timed(joint_profile, prob.params, tr))
         chain = statistics.median(chains)
@@ -102,7 +94,7 @@ def main() -> None:
     for form in ("pytorch", "lecture"):
         prob = problem("gru", gru_form=form)
         tr = gru_forward(prob.params, prob.inputs, prob.h0)
-        chain1 = statistics.median(bare_chain(q1) for _ in range(REPEATS))
+        chain1 = statistics.median(bare_chain(q1, T) for _ in range(REPEATS))
         runs = [timed(gru_profiles, prob.params, tr) for _ in range(REPEATS)]
         t_gru = [r[0] for r in runs]
         print(

@@ -1,7 +1,8 @@
-"""One line describing the machine a benchmark ran on."""
+"""What the benchmarks share: the machine they ran on, and the bare chain they compare with."""
 
 import os
 import platform
+import time
 
 import numpy as np
 
@@ -16,3 +17,12 @@ def describe() -> str:
     return (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}"
     )
+
+
+def bare_chain(w: np.ndarray, steps: int) -> float:
+    """Seconds for ``steps`` products P = P @ w: the least any exact profile must do."""
+    p = np.eye(w.shape[0])
+    start = time.perf_counter()
+    for _ in range(steps):
+        p = p @ w
+    return time.perf_counter() - start

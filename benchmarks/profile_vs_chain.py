@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
+from machine import bare_chain, describe  # noqa: E402
 
 from engine import GradientFlowConfig, gradient_flow  # noqa: E402
 from engine.init import haar_orthogonal  # noqa: E402
@@ -23,14 +23,6 @@ from engine.problem import draw_problem  # noqa: E402
 from engine.rnn import rnn_forward, rnn_jacobian_profile  # noqa: E402
 
 T, N, REPEATS = 1000, 256, 3
-
-
-def bare_chain(w: np.ndarray) -> float:
-    p = np.eye(w.shape[0])
-    start = time.perf_counter()
-    for _ in range(T):
-        p = p @ w
-    return time.perf_counter() - start
 
 
 def profile(init: str, nl: str, scale: float) -> tuple[float, int]:
@@ -45,7 +37,7 @@ def profile(init: str, nl: str, scale: float) -> tuple[float, int]:
 def main() -> None:
     print(f"machine: {describe()}")
     w = haar_orthogonal(N, np.random.default_rng(0))
-    chain = statistics.median(bare_chain(w) for _ in range(REPEATS))
+    chain = statistics.median(bare_chain(w, T) for _ in range(REPEATS))
     print(f"bare chain of {T} products, n={N}: {chain * 1e3:.0f} ms (median of {REPEATS})")
     for init, nl, scale in (
         ("gaussian", "tanh", 1.0),

@@ -75,8 +75,23 @@ class BPTTGradient:
     grads: ScaledTensors
 
 
-def bptt_gradient(problem: Problem, trace: RNNTrace) -> BPTTGradient:
-    """The gradient of the last-step loss for the forward run ``trace`` of ``problem``."""
+@dataclass(frozen=True)
+class BackwardPass:
+    """The backward recursion of the vanilla RNN, as mantissas and log10 scales.
+
+    delta : (T, n) mantissas of delta_t = dL/da_t, row t - 1; delta_scale : (T,) (-inf
+        where the gradient is exactly zero from there back)
+    dh : (T + 1, n) mantissas of dL/dh_{T-l}, row l; dh_scale : (T + 1,)
+    """
+
+    delta: np.ndarray
+    delta_scale: np.ndarray
+    dh: np.ndarray
+    dh_scale: np.ndarray
+
+
+def backward_pass(problem: Problem, trace: RNNTrace) -> BackwardPass:
+    """delta_t and dL/dh_t for the last-step loss, t = T..1 (the loop of bptt_gradient)."""
     w_hh = problem.params.weight_hh
     states, state_log10, log_dphi = trace.states, trace.state_log10, trace.log_dphi
     t_len, n = log_dphi.shape
@@ -99,6 +114,14 @@ def bptt_gradient(problem: Problem, trace: RNNTrace) -> BPTTGradient:
         g = w_hh.T @ d
         g_scale = delta_scale[t - 1]
         dh[t_len - t + 1], dh_scale[t_len - t + 1] = g, g_scale
+    return BackwardPass(delta, delta_scale, dh, dh_scale)
+
+
+def bptt_gradient(problem: Problem, trace: RNNTrace) -> BPTTGradient:
+    """The gradient of the last-step loss for the forward run ``trace`` of ``problem``."""
+    states, state_log10 = trace.states, trace.state_log10
+    back = backward_pass(problem, trace)
+    delta, delta_scale, dh, dh_scale = back.delta, back.delta_scale, back.dh, back.dh_scale
     log10_dh = log10_row_norms(dh) + dh_scale
     log10_loss = 2.0 * log10_dh[0] - float(np.log10(2.0))
 

@@ -294,3 +294,33 @@ def descend(
         for mode in CLIP_MODES
     }
     return CliffDescent(start, float(learning_rate), int(steps), float(clip_threshold), paths)
+
+
+@dataclass(frozen=True)
+class ClipGeometry:
+    """The gradient at one point and what each clipping mode makes of it.
+
+    gradient : (2,) (dE/dw, dE/db) as a mantissa, times 10**log10_scale
+    clipped : mode -> (2,) the clipped gradient (finite plain floats), for ``norm`` and ``value``
+    results : mode -> engine.clipping.ClipResult (norms before and after, cosine)
+    """
+
+    point: tuple[float, float]
+    gradient: np.ndarray
+    log10_scale: float
+    clipped: dict[str, np.ndarray]
+    results: dict
+
+
+def clip_geometry(config: CliffConfig, point: tuple[float, float], threshold: float):
+    """Clip grad E at ``point`` = (w, b) by norm and by value (PyTorch's semantics)."""
+    pt = cliff_loss_and_gradient(point[0], point[1], config)
+    m, scale = pt.grad_mantissa, float(pt.log10_scale)
+    results = {
+        mode: clip_gradients(ScaledTensors({"w": m[:1], "b": m[1:]}, scale), mode, threshold)
+        for mode in ("norm", "value")
+    }
+    clipped = {
+        mode: np.concatenate([r.clipped["w"], r.clipped["b"]]) for mode, r in results.items()
+    }
+    return ClipGeometry((float(point[0]), float(point[1])), m, scale, clipped, results)

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from . import figures, serialize
-from .compute import run_compare, run_gradient_flow
-from .schemas import CompareQuery, GradientFlowQuery
+from .compute import run_cliff, run_compare, run_gradient_flow
+from .schemas import CliffQuery, CompareQuery, GradientFlowQuery
 from .serialize import JSONResponse
 
 router = APIRouter(prefix="/api/v1", default_response_class=JSONResponse)
 Q = Annotated[GradientFlowQuery, Query()]
 C = Annotated[CompareQuery, Query()]
+K = Annotated[CliffQuery, Query()]
 
 
 @router.get("/health", summary="Liveness check", tags=["meta"])
@@ -84,4 +85,33 @@ def compare_figures(q: C) -> dict[str, Any]:
         "query": q.query_string(),
         "figures": figures.compare_figures(result),
         "numbers": figures.compare_numbers(result),
+    }
+
+
+@router.get(
+    "/cliff",
+    summary="Pascanu's cliff: loss surface, gradient magnitude, descent three ways",
+    tags=["cliff"],
+    description=(
+        "The single-unit RNN x_t = w phi(x_(t-1)) + b, x_0 = 0.5, loss E = (phi(x_T) - 0.7)^2 "
+        "(Pascanu et al. 2013, Fig. 6). Returns the axes `w` and `b`, `loss` and "
+        "`log10_grad_norm` (log10 ||(dE/dw, dE/db)||) as resolution x resolution arrays, rows "
+        "over b and columns over w; gradient descent from (start_w, start_b) unclipped, "
+        "clipped by norm and by value (PyTorch's semantics), each path with its loss and step "
+        "length per iteration and `diverged_at` (null, or the step at which the unclipped run "
+        "left |w|, |b| <= 1e6); and the clipping of the gradient at the start point."
+    ),
+)
+def cliff(q: K) -> dict[str, Any]:
+    return serialize.cliff_payload(*run_cliff(q), q.model_dump())
+
+
+@router.get("/cliff/figures", summary="The Plotly figures of /cliff", tags=["cliff"])
+def cliff_figures(q: K) -> dict[str, Any]:
+    surface, paths, geometry = run_cliff(q)
+    return {
+        "config": q.model_dump(),
+        "query": q.query_string(),
+        "figures": figures.cliff_figures(surface, paths, geometry),
+        "numbers": figures.cliff_numbers(paths, geometry),
     }

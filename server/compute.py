@@ -8,9 +8,18 @@ from __future__ import annotations
 from functools import lru_cache
 
 from engine import GradientFlowConfig, GradientFlowResult, gradient_flow
+from engine.cliff import (
+    CliffConfig,
+    CliffDescent,
+    CliffSurface,
+    ClipGeometry,
+    cliff_surface,
+    clip_geometry,
+    descend,
+)
 from engine.compare import CompareResult, compare_cells
 
-from .schemas import CompareQuery, GradientFlowQuery
+from .schemas import CliffQuery, CompareQuery, GradientFlowQuery
 
 
 @lru_cache(maxsize=4)  # a result at the bounds holds ~20 MB; issue 6 bounds by bytes
@@ -34,3 +43,17 @@ def _compare(items: tuple) -> CompareResult:
 
 def run_compare(q: CompareQuery) -> CompareResult:
     return _compare(_config_items(q))
+
+
+@lru_cache(maxsize=8)
+def _surface(items: tuple) -> CliffSurface:
+    return cliff_surface(CliffConfig(**dict(items)))
+
+
+def run_cliff(q: CliffQuery) -> tuple[CliffSurface, CliffDescent, ClipGeometry]:
+    """The surface (cached apart: clicking a new start point does not recompute it), the
+    three descents from (start_w, start_b), and the clipping of the gradient there."""
+    surface = _surface(tuple(q.cliff_fields().items()))
+    start = (q.start_w, q.start_b)
+    paths = descend(surface.config, start, q.learning_rate, q.steps, q.clip_threshold)
+    return surface, paths, clip_geometry(surface.config, start, q.clip_threshold)

@@ -57,6 +57,9 @@ def validation_items(errors: list[dict]) -> list[dict]:
             value = None  # a whole body or tensor: not worth echoing
         # a body that is not JSON at all: pydantic's loc holds the character position
         field = "body" if e["type"] == "json_invalid" else field_of(e["loc"])
+        if e["type"] == "cross_field":  # a combination of fields, reported on the one named
+            field = str(ctx.pop("field"))
+            value = None
         items.append(error_item(field, message, e["type"], ctx, value))
     return items
 

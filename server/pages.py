@@ -12,9 +12,9 @@ from fastapi.templating import Jinja2Templates
 from plotly.offline import get_plotlyjs_version
 
 from . import figures
-from .compute import run_compare, run_gradient_flow
+from .compute import run_cliff, run_compare, run_gradient_flow
 from .controls import control, lenient
-from .schemas import CompareQuery, GradientFlowQuery
+from .schemas import CliffQuery, CompareQuery, GradientFlowQuery
 from .settings import get_settings
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -153,6 +153,34 @@ def compare(request: Request) -> HTMLResponse:
             "presets": COMPARE_PRESETS,
             "action": "/compare",
             "api": "/api/v1/compare",
+        },
+    )
+
+
+CLIFF_MAIN = ("learning_rate", "steps", "clip_threshold", "start_w", "start_b", "seq_len")
+CLIFF_MORE = ("nonlinearity", "w_min", "w_max", "b_min", "b_max", "resolution")
+
+
+@router.get("/cliff")
+def cliff(request: Request) -> HTMLResponse:
+    q, problems = lenient(CliffQuery, dict(request.query_params))
+    values = q.model_dump()
+    surface, paths, geometry = run_cliff(q)
+    return templates().TemplateResponse(
+        request,
+        "cliff.html",
+        {
+            "page": "cliff",
+            "query": q,
+            "problems": problems,
+            "main_controls": [control(CliffQuery, n, values[n]) for n in CLIFF_MAIN],
+            "more_controls": [control(CliffQuery, n, values[n]) for n in CLIFF_MORE],
+            "more_label": "The model and the grid",
+            "figures": figures.cliff_figures(surface, paths, geometry),
+            "numbers": figures.cliff_numbers(paths, geometry),
+            "action": "/cliff",
+            "api": "/api/v1/cliff",
+            "extra_script": "js/cliff.js",
         },
     )
 

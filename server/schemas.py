@@ -18,6 +18,7 @@ from pydantic import (
     WithJsonSchema,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -355,3 +356,128 @@ class GradientFlowBody(GradientFlowQuery):
 
     def tensors(self) -> dict[str, np.ndarray]:
         return {} if self.weights is None else self.weights.tensors()
+
+
+def cross_field_error(field: str, message: str, **limit) -> PydanticCustomError:
+    """An error about a combination of fields, reported on ``field`` (see errors.py)."""
+    return PydanticCustomError("cross_field", message, {"field": field, **limit})
+
+
+class CliffQuery(BaseModel):
+    """Pascanu et al.'s single-unit cliff (`GET /api/v1/cliff`): the (w, b) grid, the model,
+    and gradient descent from a start point run unclipped, clipped by norm and by value."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    seq_len: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=500,
+            title="Sequence length",
+            description="T of x_t = w phi(x_(t-1)) + b, t = 1..T (1..500; long sequences with "
+            "large |w| are refused when the gradient could exceed 1e300).",
+            json_schema_extra=_slider(1, 200, 1),
+        ),
+    ] = 50
+    nonlinearity: Annotated[
+        Literal["sigmoid", "tanh"],
+        Field(title="Nonlinearity", description="phi: `sigmoid` (Pascanu et al.) or `tanh`."),
+    ] = "sigmoid"
+    w_min: Annotated[
+        float, Field(ge=-50, le=50, title="w from", description="Left end of the w axis (-50..50).")
+    ] = 1.0
+    w_max: Annotated[
+        float, Field(ge=-50, le=50, title="w to", description="Right end of the w axis (-50..50).")
+    ] = 10.0
+    b_min: Annotated[
+        float, Field(ge=-50, le=50, title="b from", description="Bottom of the b axis (-50..50).")
+    ] = -7.0
+    b_max: Annotated[
+        float, Field(ge=-50, le=50, title="b to", description="Top of the b axis (-50..50).")
+    ] = 1.0
+    resolution: Annotated[
+        int,
+        Field(
+            ge=2,
+            le=301,
+            title="Grid points per axis",
+            description="Resolution of the (w, b) grid (2..301).",
+            json_schema_extra=_slider(11, 301, 10),
+        ),
+    ] = 121
+    start_w: Annotated[
+        float,
+        Field(
+            ge=-1000,
+            le=1000,
+            title="Start w",
+            description="w of the descent's starting point (click on the surface to set it).",
+        ),
+    ] = 5.0
+    start_b: Annotated[
+        float,
+        Field(
+            ge=-1000,
+            le=1000,
+            title="Start b",
+            description="b of the descent's starting point (click on the surface to set it).",
+        ),
+    ] = -2.6
+    learning_rate: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1000,
+            title="Learning rate",
+            description="Step size of gradient descent (> 0, at most 1000).",
+            json_schema_extra=_slider(0.01, 5, 0.01),
+        ),
+    ] = 0.1
+    steps: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=1000,
+            title="Steps",
+            description="Iterations of each descent (0..1000).",
+            json_schema_extra=_slider(0, 300, 1),
+        ),
+    ] = 100
+    clip_threshold: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1e6,
+            title="Clipping threshold",
+            description="max_norm of clip_grad_norm_ and clip_value of clip_grad_value_ "
+            "(> 0, at most 1e6).",
+            json_schema_extra=_slider(0.01, 10, 0.01),
+        ),
+    ] = 1.0
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        from engine.cliff import LOG10_GRAD_MAX, CliffConfig
+
+        if self.w_max <= self.w_min:
+            raise cross_field_error("w_max", "must be greater than w_min", gt=self.w_min)
+        if self.b_max <= self.b_min:
+            raise cross_field_error("b_max", "must be greater than b_min", gt=self.b_min)
+        try:
+            CliffConfig(**self.cliff_fields())
+        except ValueError:
+            raise cross_field_error(
+                "seq_len",
+                f"with this w range the gradient could exceed 1e{LOG10_GRAD_MAX:.0f}; shorten "
+                "the sequence or narrow w",
+                log10_gradient_max=LOG10_GRAD_MAX,
+            ) from None
+        return self
+
+    def cliff_fields(self) -> dict[str, Any]:
+        names = ("seq_len", "nonlinearity", "w_min", "w_max", "b_min", "b_max", "resolution")
+        return {k: getattr(self, k) for k in names}
+
+    engine_fields = GradientFlowQuery.engine_fields
+    query_string = GradientFlowQuery.query_string

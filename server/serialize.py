@@ -15,6 +15,7 @@ import numpy as np
 from starlette.responses import JSONResponse as _StarletteJSON
 
 from engine import GradientFlowResult
+from engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry
 from engine.compare import CompareResult
 from engine.products import NormProfile
 
@@ -140,5 +141,44 @@ def compare_payload(r: CompareResult) -> dict[str, Any]:
                 "regime": m.result.summary.regime,
             }
             for cell, m in r.cells.items()
+        },
+    }
+
+
+def log10_or_null(a: np.ndarray) -> list:
+    """log10 values where the engine's LOG10_ZERO (an exactly zero value) becomes null."""
+    a = np.asarray(a, dtype=float)
+    return finite_list(np.where(a <= LOG10_ZERO, -np.inf, a))
+
+
+def cliff_payload(surface: CliffSurface, d: CliffDescent, geo: ClipGeometry, config) -> dict:
+    """The JSON body of GET /api/v1/cliff."""
+    return {
+        "config": config,
+        "w": finite_list(surface.w),
+        "b": finite_list(surface.b),
+        "loss": finite_list(surface.loss),
+        "log10_grad_norm": log10_or_null(surface.log10_grad_norm),
+        "descent": {
+            mode: {
+                "points": finite_list(p.points),
+                "loss": finite_list(p.loss),
+                "log10_grad_norm": log10_or_null(p.log10_grad_norm),
+                "step_length": finite_list(p.step_length),
+                "diverged_at": p.diverged_at,
+            }
+            for mode, p in d.paths.items()
+        },
+        "clipping": {
+            "point": list(geo.point),
+            "log10_grad_norm": finite(geo.results["norm"].log10_norm_before),
+            **{
+                mode: {
+                    "gradient": finite_list(geo.clipped[mode]),
+                    "log10_norm_after": finite(r.log10_norm_after),
+                    "cosine": finite(r.cosine),
+                }
+                for mode, r in geo.results.items()
+            },
         },
     }

@@ -48,6 +48,7 @@ async function update() {
   }
   showProblem("");
   drawAll(figuresBox, body.figures);
+  document.dispatchEvent(new CustomEvent("bpttlab:drawn"));
   writeUrl(body.query);
   for (const link of document.querySelectorAll("[data-api-link]")) {
     link.href = `${api}${link.dataset.apiLink}${body.query ? "?" + body.query : ""}`;

@@ -125,3 +125,21 @@ def test_compare_renders_three_profiles_and_their_horizons(make_page):
         "document.getElementById('number-lstm').textContent.startsWith('more than')"
     )
     assert p.errors == []
+
+
+def test_clicking_the_cliff_starts_three_descents_there(make_page):
+    p = make_page()
+    page = p.open("/cliff?steps=30")
+    box = page.locator("#plot-surface .nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.7)
+    page.wait_for_url(re.compile(r"start_w="))
+    page.wait_for_function("document.getElementById('plot-surface').data[1].x[0] !== 5")
+    start_w = float(page.get_by_label("Start w").input_value())
+    traces = page.evaluate(
+        "document.getElementById('plot-surface').data.slice(1, 4)"
+        ".map(t => [t.name, t.x.length, t.x[0]])"
+    )
+    assert [t[0] for t in traces] == ["unclipped", "clipped by norm", "clipped by value"]
+    for _, length, x0 in traces:
+        assert length == 31 and abs(x0 - start_w) < 1e-6
+    assert p.errors == []

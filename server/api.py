@@ -7,14 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from . import figures, serialize
-from .compute import run_cliff, run_compare, run_gradient_flow
-from .schemas import CliffQuery, CompareQuery, GradientFlowQuery
+from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
+from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .serialize import JSONResponse
 
 router = APIRouter(prefix="/api/v1", default_response_class=JSONResponse)
 Q = Annotated[GradientFlowQuery, Query()]
 C = Annotated[CompareQuery, Query()]
 K = Annotated[CliffQuery, Query()]
+E = Annotated[EigenQuery, Query()]
 
 
 @router.get("/health", summary="Liveness check", tags=["meta"])
@@ -114,4 +115,31 @@ def cliff_figures(q: K) -> dict[str, Any]:
         "query": q.query_string(),
         "figures": figures.cliff_figures(surface, paths, geometry),
         "numbers": figures.cliff_numbers(paths, geometry),
+    }
+
+
+@router.get(
+    "/eigen",
+    summary="The linear case: g_l = (W^T)^l g_0 against its eigen-expansion",
+    tags=["eigen"],
+    description=(
+        "Identity nonlinearity: the backpropagated gradient g_l = (W^T)^l g_0 (g_0 a unit "
+        "vector from the seed) next to its expansion sum_i c_i lambda_i^l q_i. Returns each "
+        "component's log10 |c_i lambda_i^l| ||q_i|| (l x n), the direct and expanded log10 "
+        "||g_l||, their relative difference (largest in `max_relative_difference`), "
+        "log10 ||W^l||, and whether a W with spectral radius < 1 shows transient growth."
+    ),
+)
+def eigen(q: E) -> dict[str, Any]:
+    return serialize.eigen_payload(run_eigen(q), q.model_dump())
+
+
+@router.get("/eigen/figures", summary="The Plotly figures of /eigen", tags=["eigen"])
+def eigen_figures(q: E) -> dict[str, Any]:
+    result = run_eigen(q)
+    return {
+        "config": q.model_dump(),
+        "query": q.query_string(),
+        "figures": figures.eigen_figures(result),
+        "numbers": figures.eigen_numbers(result),
     }

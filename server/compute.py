@@ -18,8 +18,9 @@ from engine.cliff import (
     descend,
 )
 from engine.compare import CompareResult, compare_cells
+from engine.eigen import EigenConfig, EigenResult, eigen_expansion
 
-from .schemas import CliffQuery, CompareQuery, GradientFlowQuery
+from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 
 
 @lru_cache(maxsize=4)  # a result at the bounds holds ~20 MB; issue 6 bounds by bytes
@@ -57,3 +58,12 @@ def run_cliff(q: CliffQuery) -> tuple[CliffSurface, CliffDescent, ClipGeometry]:
     start = (q.start_w, q.start_b)
     paths = descend(surface.config, start, q.learning_rate, q.steps, q.clip_threshold)
     return surface, paths, clip_geometry(surface.config, start, q.clip_threshold)
+
+
+@lru_cache(maxsize=8)
+def _eigen(items: tuple) -> EigenResult:
+    return eigen_expansion(EigenConfig(**dict(items)))
+
+
+def run_eigen(q: EigenQuery) -> EigenResult:
+    return _eigen(tuple(q.eigen_fields().items()))

@@ -12,9 +12,9 @@ from fastapi.templating import Jinja2Templates
 from plotly.offline import get_plotlyjs_version
 
 from . import figures
-from .compute import run_cliff, run_compare, run_gradient_flow
+from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
 from .controls import control, lenient
-from .schemas import CliffQuery, CompareQuery, GradientFlowQuery
+from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .settings import get_settings
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -181,6 +181,54 @@ def cliff(request: Request) -> HTMLResponse:
             "action": "/cliff",
             "api": "/api/v1/cliff",
             "extra_script": "js/cliff.js",
+        },
+    )
+
+
+EIGEN_MAIN = (
+    ("matrix", ()),
+    ("radius1", ("eigenvalues",)),
+    ("angle1", ("eigenvalues",)),
+    ("radius2", ("eigenvalues",)),
+    ("angle2", ("eigenvalues",)),
+    ("radius3", ("eigenvalues",)),
+    ("angle3", ("eigenvalues",)),
+    ("non_normal", ("eigenvalues",)),
+    ("coupling", ("eigenvalues",)),
+    ("hidden_size", ("gaussian", "orthogonal", "identity", "pytorch")),
+    ("scale", ("gaussian", "orthogonal", "identity", "pytorch")),
+    ("seq_len", ()),
+    ("seed", ()),
+)
+EIGEN_PRESETS = (
+    ("One eigenvalue outside the unit circle", "/eigen"),
+    (
+        "Non-normal: all |lambda| = 0.5, yet ||W^l|| grows first",
+        "/eigen?radius1=0.5&radius2=0.5&angle2=0&radius3=0.5&angle3=0&non_normal=true",
+    ),
+    ("A Gaussian W with spectral radius 0.95", "/eigen?matrix=gaussian&scale=0.95&hidden_size=32"),
+)
+
+
+@router.get("/eigen")
+def eigen(request: Request) -> HTMLResponse:
+    q, problems = lenient(EigenQuery, dict(request.query_params))
+    values = q.model_dump()
+    result = run_eigen(q)
+    return templates().TemplateResponse(
+        request,
+        "eigen.html",
+        {
+            "page": "eigen",
+            "query": q,
+            "problems": problems,
+            "main_controls": [control(EigenQuery, n, values[n], c) for n, c in EIGEN_MAIN],
+            "more_controls": [],
+            "figures": figures.eigen_figures(result),
+            "numbers": figures.eigen_numbers(result),
+            "presets": EIGEN_PRESETS,
+            "action": "/eigen",
+            "api": "/api/v1/eigen",
         },
     )
 

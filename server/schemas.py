@@ -481,3 +481,141 @@ class CliffQuery(BaseModel):
 
     engine_fields = GradientFlowQuery.engine_fields
     query_string = GradientFlowQuery.query_string
+
+
+EIGEN_PAIRS = 3  # the page's eigenvalue sliders: radius_k and angle_k, k = 1..3
+
+
+def _radius(k: int, default: float):
+    return Annotated[
+        float,
+        Field(
+            ge=0,
+            le=10,
+            title=f"Radius {k}",
+            description=f"|lambda| of eigenvalue {k} (0..10; used with matrix=eigenvalues).",
+            json_schema_extra=_slider(0, 2, 0.01),
+        ),
+    ], default
+
+
+def _angle(k: int, default: float):
+    return Annotated[
+        float,
+        Field(
+            ge=0,
+            le=3.1416,
+            title=f"Angle {k}",
+            description=f"Argument of eigenvalue {k} in radians (0..pi): 0 or pi gives a real "
+            "eigenvalue, anything else a complex-conjugate pair.",
+            json_schema_extra=_slider(0, 3.14, 0.01),
+        ),
+    ], default
+
+
+class _EigenBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    engine_fields = GradientFlowQuery.engine_fields
+    query_string = GradientFlowQuery.query_string
+
+    def eigen_fields(self) -> dict[str, Any]:
+        d = self.model_dump()
+        radii = tuple(d.pop(f"radius{k}") for k in range(1, EIGEN_PAIRS + 1))
+        angles = tuple(d.pop(f"angle{k}") for k in range(1, EIGEN_PAIRS + 1))
+        return {**d, "radii": radii, "angles": angles}
+
+    @model_validator(mode="after")
+    def _non_normal_needs_eigenvalues(self):
+        if self.non_normal and self.matrix != "eigenvalues":
+            raise cross_field_error(
+                "non_normal", "needs matrix=eigenvalues", expected="eigenvalues"
+            )
+        return self
+
+
+_DEFAULT_RADII, _DEFAULT_ANGLES = (1.05, 0.9, 0.6), (0.0, 0.5, 2.0)
+EigenQuery = create_model(
+    "EigenQuery",
+    __base__=_EigenBase,
+    __doc__="The linear-case proof (`GET /api/v1/eigen`): g_l = (W^T)^l g_0 and its expansion.",
+    matrix=(
+        Annotated[
+            Literal[("eigenvalues", *INITS)],
+            Field(
+                title="Matrix",
+                description="`eigenvalues`: W = V B V^T built from the three (radius, angle) "
+                "pairs, V a random orthogonal basis; or one of the inits of /explore "
+                "(`gaussian`, `orthogonal`, `identity`, `pytorch`) with hidden_size and scale.",
+            ),
+        ],
+        "eigenvalues",
+    ),
+    **{
+        name: spec
+        for k in range(1, EIGEN_PAIRS + 1)
+        for name, spec in (
+            (f"radius{k}", _radius(k, _DEFAULT_RADII[k - 1])),
+            (f"angle{k}", _angle(k, _DEFAULT_ANGLES[k - 1])),
+        )
+    },
+    non_normal=(
+        Annotated[
+            bool,
+            Field(
+                title="Non-normal",
+                description="Couple consecutive eigenvalue blocks (eigenvalues unchanged): "
+                "W becomes non-normal and ||g_l|| can grow for a while although every "
+                "|lambda| < 1.",
+            ),
+        ],
+        False,
+    ),
+    coupling=(
+        Annotated[
+            float,
+            Field(
+                ge=-100,
+                le=100,
+                title="Coupling",
+                description="Strength of the non-normal coupling (-100..100).",
+                json_schema_extra=_slider(0, 20, 0.1),
+            ),
+        ],
+        10.0,
+    ),
+    hidden_size=(
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                le=MAX_HIDDEN,
+                title="Hidden size",
+                description=f"n for the inits (1..{MAX_HIDDEN}).",
+                json_schema_extra=_slider(1, 64, 1),
+            ),
+        ],
+        8,
+    ),
+    scale=(
+        GradientFlowQuery.model_fields["scale"].annotation,
+        GradientFlowQuery.model_fields["scale"],
+    ),
+    seq_len=(
+        Annotated[
+            int,
+            Field(
+                ge=0,
+                le=MAX_SEQ_LEN,
+                title="Sequence length",
+                description=f"Distances l = 0..T followed back (0..{MAX_SEQ_LEN}).",
+                json_schema_extra=_slider(1, 300, 1),
+            ),
+        ],
+        50,
+    ),
+    seed=(
+        GradientFlowQuery.model_fields["seed"].annotation,
+        GradientFlowQuery.model_fields["seed"],
+    ),
+)

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse as _StarletteJSON
 from engine import GradientFlowResult
 from engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry
 from engine.compare import CompareResult
+from engine.eigen import EigenResult
 from engine.products import NormProfile
 
 
@@ -181,4 +182,33 @@ def cliff_payload(surface: CliffSurface, d: CliffDescent, geo: ClipGeometry, con
                 for mode, r in geo.results.items()
             },
         },
+    }
+
+
+def eigen_payload(r: EigenResult, config: dict) -> dict[str, Any]:
+    """The JSON body of GET /api/v1/eigen."""
+    return {
+        "config": config,
+        "matrix": finite_list(r.matrix),
+        "distance": r.distance.tolist(),
+        "eigenvalues": {
+            "real": finite_list(r.eigenvalues.real),
+            "imag": finite_list(r.eigenvalues.imag),
+        },
+        "coefficients": {
+            "real": finite_list(r.coefficients.real),
+            "imag": finite_list(r.coefficients.imag),
+        },
+        "log10_component": finite_list(r.log10_component),
+        "log10_direct": finite_list(r.log10_direct),
+        "log10_expansion": finite_list(r.log10_expansion),
+        "relative_difference": finite_list(r.relative_difference),
+        "max_relative_difference": finite(r.max_relative_difference),
+        "log10_power_norm": finite_list(r.log10_power_norm),
+        "eigenvector_condition": finite(r.eigenvector_condition),
+        "spectral_radius": finite(r.spectral_radius),
+        "sigma_max": finite(r.sigma_max),
+        "transient_growth": r.transient_growth,
+        "peak_log10": finite(r.peak_log10),
+        "peak_distance": r.peak_distance,
     }

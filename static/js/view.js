@@ -12,9 +12,12 @@ const api = form.dataset.api;
 let latest = 0;
 let inflight = null;
 
+// Controls that apply to some values of a selector (data-cells) show only then: the
+// selector is the form's `cell` (explore) or `matrix` (eigen) control.
 function showCells() {
-  if (!form.elements.cell) return;
-  const cell = form.elements.cell.value;
+  const selector = form.elements.cell || form.elements.matrix;
+  if (!selector) return;
+  const cell = selector.value;
   for (const el of form.querySelectorAll("[data-cells]")) {
     el.hidden = !el.dataset.cells.split(" ").includes(cell);
   }
@@ -73,7 +76,7 @@ form.addEventListener("input", (event) => {
     const slider = document.getElementById(`${el.id}-slider`);
     if (slider && el.value !== "") slider.value = el.value;
   }
-  if (el.name === "cell") showCells();
+  if (el.name === "cell" || el.name === "matrix") showCells();
   scheduled();
 });
 form.addEventListener("change", scheduled);

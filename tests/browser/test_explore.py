@@ -143,3 +143,17 @@ def test_clicking_the_cliff_starts_three_descents_there(make_page):
     for _, length, x0 in traces:
         assert length == 31 and abs(x0 - start_w) < 1e-6
     assert p.errors == []
+
+
+def test_eigen_sliders_redraw_and_hide_what_does_not_apply(make_page):
+    p = make_page()
+    page = p.open("/eigen")
+    page.get_by_label("Radius 1", exact=True).fill("0.5")
+    page.wait_for_url(re.compile(r"radius1=0.5"))
+    page.wait_for_function("document.getElementById('number-radius').textContent === '0.9'")
+    assert page.get_by_label("Hidden size", exact=True).is_hidden()
+    page.get_by_label("Matrix").select_option("gaussian")
+    page.wait_for_url(re.compile(r"matrix=gaussian"))
+    assert page.get_by_label("Hidden size", exact=True).is_visible()
+    assert page.get_by_label("Radius 1", exact=True).is_hidden()
+    assert p.errors == []

@@ -59,6 +59,23 @@ class ScaledTensors:
 
 
 @dataclass(frozen=True)
+class StepTerms:
+    """The per-step terms of dL/dW_hh = sum_k A_k (k = 1..T), as factors:
+
+        A_k = 10**scale[k - 1] * [outer(left[k - 1], right[k - 1]) for each block], the
+        blocks' rows stacked in weight_hh's row order.
+
+    The vanilla RNN has one block (delta_k, h_{k-1}); the gated cells two: the gate rows
+    that read h_{t-1}, and the last n rows, which read ``right_n`` (see gated_bptt).
+    left : (T, rows of the block), right : (T, n) mantissas; scale : (T,) log10, -inf for
+    a term that is exactly zero.
+    """
+
+    blocks: tuple[tuple[np.ndarray, np.ndarray], ...]
+    scale: np.ndarray
+
+
+@dataclass(frozen=True)
 class BPTTGradient:
     """The gradient of L = 1/2 ||h_T - y||^2.
 
@@ -67,12 +84,14 @@ class BPTTGradient:
         indexed by distance l = T - k = 0..T-1
     log10_loss : float, log10 of L (-inf when h_T = y)
     grads : ScaledTensors of dL/dweight_ih, dL/dweight_hh, dL/dbias_ih, dL/dbias_hh
+    terms : the per-step terms of dL/dW_hh themselves (truncated BPTT drops some of them)
     """
 
     log10_dh: np.ndarray
     log10_contribution: np.ndarray
     log10_loss: float
     grads: ScaledTensors
+    terms: StepTerms
 
 
 @dataclass(frozen=True)
@@ -147,7 +166,8 @@ def bptt_gradient(problem: Problem, trace: RNNTrace) -> BPTTGradient:
         },
         log10_scale=top_scale,
     )
-    return BPTTGradient(log10_dh, contribution, log10_loss, grads)
+    terms = StepTerms(((delta, states[:-1]),), hh_scale)
+    return BPTTGradient(log10_dh, contribution, log10_loss, grads, terms)
 
 
 def gated_bptt(
@@ -211,4 +231,5 @@ def gated_bptt(
     if peephole:
         mantissa["peephole"] = np.einsum("t,tkn->kn", weight, peep)
     log10_loss = 2.0 * log10_dh[0] - float(np.log10(2.0))
-    return BPTTGradient(log10_dh, contribution, log10_loss, ScaledTensors(mantissa, top))
+    terms = StepTerms(((d_hid[:, :-n], h_prev), (d_hid[:, -n:], right)), s)
+    return BPTTGradient(log10_dh, contribution, log10_loss, ScaledTensors(mantissa, top), terms)

@@ -17,6 +17,12 @@ from .problem import GATE_ROWS, Problem, draw_problem
 from .products import NormProfile
 from .rnn import RNNTrace, rnn_forward, rnn_profiles
 from .spectrum import Spectrum, pascanu_log10_bound, spectrum
+from .truncation import (
+    RandomizedTruncationResult,
+    TruncationResult,
+    randomized_truncation,
+    truncated_gradients,
+)
 
 CELLS = ("rnn", "lstm", "gru")
 GATED = ("lstm", "gru")
@@ -35,6 +41,9 @@ class GradientFlowConfig:
     only. ``forget_bias`` is added to the LSTM's forget-gate rows of bias_ih,
     ``update_bias`` to the GRU's update-gate rows (z in the pytorch form, u in the
     lecture form); the other cells ignore them.
+    ``truncation`` is the window tau of truncated BPTT (0: full BPTT); ``keep_prob`` < 1
+    asks for ``draws`` randomized truncations keeping each step with that probability.
+    Either one adds the truncation error of dL/dW_hh for every window to the result.
     """
 
     cell: str = "rnn"
@@ -54,6 +63,9 @@ class GradientFlowConfig:
     peephole: bool = False
     forget_bias: float = 0.0
     update_bias: float = 0.0
+    truncation: int = 0
+    keep_prob: float = 1.0
+    draws: int = 20
 
     def __post_init__(self) -> None:
         for name, choices in (
@@ -79,6 +91,16 @@ class GradientFlowConfig:
         for name in ("forget_bias", "update_bias"):
             if not np.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be a finite number")
+        if not (0 <= self.truncation <= self.seq_len):
+            raise ValueError("truncation must lie in 0..seq_len")
+        if not (0.0 < self.keep_prob <= 1.0):
+            raise ValueError("keep_prob must lie in (0, 1]")
+        if self.draws < 1:
+            raise ValueError("draws must be >= 1")
+
+    @property
+    def wants_truncation(self) -> bool:
+        return self.truncation > 0 or self.keep_prob < 1.0
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -129,6 +151,9 @@ class GradientFlowResult:
         ``o`` and the cell state ``c``; gru ``r`` and ``z`` (pytorch) or ``u`` (lecture);
         {} for rnn.
     gate_means : (T,) the mean over units of each gate, same keys.
+    truncation : the relative error of truncated BPTT in dL/dW_hh for every window
+        tau = 1..T, when the config asks for truncation (else None).
+    randomized : ``draws`` randomized truncations with ``keep_prob``, when keep_prob < 1.
     """
 
     config: GradientFlowConfig
@@ -145,6 +170,8 @@ class GradientFlowResult:
     blocks: dict[str, NormProfile]
     gates: dict[str, np.ndarray]
     gate_means: dict[str, np.ndarray]
+    truncation: TruncationResult | None = None
+    randomized: RandomizedTruncationResult | None = None
 
 
 def memory_horizon(log10_profile: np.ndarray, drop: float = 3.0) -> int | None:
@@ -371,4 +398,10 @@ def gradient_flow(
         blocks=blocks,
         gates=gates,
         gate_means={k: v.mean(axis=1) for k, v in gates.items()},
+        truncation=truncated_gradients(gradient.terms) if config.wants_truncation else None,
+        randomized=(
+            randomized_truncation(gradient.terms, config.keep_prob, config.draws, config.seed)
+            if config.keep_prob < 1.0
+            else None
+        ),
     )

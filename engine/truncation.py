@@ -1,18 +1,22 @@
-"""Truncated and randomly truncated BPTT for the vanilla RNN's dL/dW_hh.
+"""Truncated and randomly truncated BPTT: the error they make in dL/dW_hh, for every cell.
 
 The full gradient is a sum over steps k = 1..T, indexed by the distance l = T - k,
 
-    G = dL/dW_hh = sum_k A_k,   A_k = delta_k h_{k-1}^T,   delta_k = dL/da_k.
+    G = dL/dW_hh = sum_k A_k,   A_k = delta_k h_{k-1}^T,   delta_k = dL/da_k
+
+(for the vanilla RNN; a gated cell's A_k stacks one such outer product per block of rows,
+see ``StepTerms``).
 
 Truncated BPTT(tau) keeps the terms with l < tau:  G_tau = sum_{T-k < tau} A_k.
 The usual definition instead stops the backward recursion delta_k -> delta_{k-1} after
 tau steps. Because L depends on h_T only, the delta_k it does compute (k > T - tau) are
-exactly the full ones, so the two definitions coincide (tested against a naive
-truncated backward pass). The relative error is that of the dropped tail,
+exactly the full ones, so the two definitions coincide: G_tau is the full gradient of the
+last tau steps run from the state at T - tau (tested so for every cell, and against a
+naive truncated backward pass for the RNN). The relative error is that of the dropped tail,
 
     err(tau) = ||G - G_tau||_F / ||G||_F = ||sum_{l >= tau} A_{T-l}||_F / ||G||_F,
 
-computed in one pass over k = 1..T with one running (n, n) sum (mantissa and log10 scale,
+computed in one pass over k = 1..T with one running sum per block (mantissa and log10 scale,
 rescaled only when a term of a new largest scale arrives), so terms of 10^+-400 are
 exact, err(T) = 0 exactly, and a tiny err(tau) is not lost to cancellation in G - G_tau.
 
@@ -24,31 +28,29 @@ independent draws approaches G like 1/sqrt(m).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bptt import backward_pass, log10_norm
-
-if TYPE_CHECKING:
-    from .problem import Problem
-    from .rnn import RNNTrace
+from .bptt import StepTerms
 
 LOG10_ERROR_CAP = 300.0  # relative errors are reported as at most 10**this
+# Entries below TINY are set to 0 before they turn subnormal (arithmetic on subnormals is
+# ~100 times slower). Against the sums' largest term, of size ~1, they are below 1e-260
+# relative: nothing a float64 norm could see.
+TINY = 1e-280
+FLUSH_EVERY_LOG10 = 20.0  # flush once the sums have shrunk by this much since the last time
 
 
-@dataclass(frozen=True)
-class _Terms:
-    """A_k = mantissa_k * 10**scale[k - 1] with mantissa_k = outer(delta[k - 1], h[k - 1])."""
-
-    delta: np.ndarray  # (T, n)
-    h_prev: np.ndarray  # (T, n) mantissas of h_0..h_{T-1}
-    scale: np.ndarray  # (T,) log10 scales, -inf for a zero term
+def _flush(a: np.ndarray) -> np.ndarray:
+    np.copyto(a, 0.0, where=np.abs(a) < TINY)
+    return a
 
 
-def _terms(problem: Problem, trace: RNNTrace) -> _Terms:
-    back = backward_pass(problem, trace)
-    return _Terms(back.delta, trace.states[:-1], back.delta_scale + trace.state_log10[:-1])
+def _log10_frobenius(parts: list[np.ndarray]) -> float:
+    """log10 of the Frobenius norm of the blocks stacked (-inf if all are zero). The
+    mantissas here are sums of at most T terms of size <= 1, so squares cannot overflow."""
+    square = sum(float(np.vdot(a, a)) for a in parts)
+    return 0.5 * float(np.log10(square)) if square > 0 else -np.inf
 
 
 @dataclass(frozen=True)
@@ -70,27 +72,100 @@ class TruncationResult:
         hits = self.taus[self.relative_error < error]
         return int(hits.min()) if hits.size else None
 
+    def error_at(self, tau: int) -> float:
+        """The relative error of BPTT truncated at ``tau`` (one of ``taus``)."""
+        return float(self.relative_error[np.flatnonzero(self.taus == tau)[0]])
 
-def _log10_tails(terms: _Terms) -> np.ndarray:
+
+class _TailSums:
+    """The running sums of the terms A_1..A_k, one per block, as mantissa * 10**r where r is
+    the largest term scale seen: rescaled only when a larger term arrives."""
+
+    def __init__(self, terms: StepTerms):
+        self.terms = terms
+        self.sums = [np.zeros((left.shape[1], right.shape[1])) for left, right in terms.blocks]
+        self.r = -np.inf
+        self.shrunk = 0.0  # log10 of how much the sums have shrunk since the last flush
+
+    def raise_scale(self, r: float) -> None:
+        if r <= self.r:
+            return
+        if self.r > -np.inf:
+            self.shrunk += r - self.r
+            flush = self.shrunk > FLUSH_EVERY_LOG10
+            for acc in self.sums:
+                acc *= 10.0 ** (self.r - r)  # earlier, smaller terms: may underflow to 0
+                if flush:
+                    _flush(acc)
+            self.shrunk = 0.0 if flush else self.shrunk
+        self.r = r
+
+    def weights(self, start: int, stop: int) -> np.ndarray:
+        """10**(scale - r) of terms start+1..stop (0 for a zero term)."""
+        scale = self.terms.scale[start:stop]
+        return np.where(scale > -np.inf, 10.0 ** (scale - self.r), 0.0)
+
+    def log10_norm(self) -> float:
+        return _log10_frobenius(self.sums) + self.r
+
+    def add_exactly(self, start: int, stop: int, tails: np.ndarray) -> None:
+        """Add terms start+1..stop one at a time, each tail the norm of the sum formed."""
+        t_len = tails.shape[0] - 1
+        for k in range(start + 1, stop + 1):
+            self.raise_scale(self.terms.scale[k - 1])
+            weight = self.weights(k - 1, k)[0]
+            for acc, (left, right) in zip(self.sums, self.terms.blocks, strict=True):
+                acc += np.outer(left[k - 1] * weight, right[k - 1])
+            tails[t_len - k] = self.log10_norm()
+
+    def add_chunk(self, start: int, stop: int, tails: np.ndarray) -> bool:
+        """Add terms start+1..stop with matrix products: with X_i the sum of the chunk's
+        first i terms, ||S + X_i||^2 = ||S||^2 + 2 sum_j u_j'S v_j + sum_jj' (u_j'u_j')
+        (v_j'v_j'). False (nothing changed) if that expansion would cancel: when it is more
+        than 1e6 times smaller than the sum of its terms' magnitudes, a float64 result
+        could be off by more than 1e-10 relative; then the caller adds exactly."""
+        w = self.weights(start, stop)
+        parts = [
+            (w[:, None] * left[start:stop], right[start:stop]) for left, right in self.terms.blocks
+        ]
+        base = sum(float(np.vdot(acc, acc)) for acc in self.sums)
+        cross = sum(
+            np.einsum("jn,jn->j", u @ acc, v) for acc, (u, v) in zip(self.sums, parts, strict=True)
+        )
+        gram = sum((u @ u.T) * (v @ v.T) for u, v in parts)
+        inner = np.diagonal(np.cumsum(np.cumsum(gram, axis=0), axis=1))
+        size = np.diagonal(np.cumsum(np.cumsum(np.abs(gram), axis=0), axis=1))
+        square = base + 2.0 * np.cumsum(cross) + inner
+        magnitude = base + 2.0 * np.cumsum(np.abs(cross)) + size
+        if np.any(square < 1e-6 * magnitude):
+            return False
+        for acc, (u, v) in zip(self.sums, parts, strict=True):
+            acc += u.T @ v
+        t_len = tails.shape[0] - 1
+        with np.errstate(divide="ignore"):  # a sum of zero terms is exactly zero
+            tails[t_len - stop : t_len - start][::-1] = 0.5 * np.log10(square) + self.r
+        return True
+
+
+CHUNK = 32  # terms added per matrix product
+
+
+def _log10_tails(terms: StepTerms) -> np.ndarray:
     """log10 ||sum_{l >= tau} A_{T-l}||_F for tau = 0..T : (T + 1,), -inf for a zero tail.
 
-    tau = T - k once A_1..A_k are summed; the running sum R = mantissa * 10**r keeps r the
-    largest term scale seen, so R is rescaled only when a larger term arrives.
+    tau = T - k once A_1..A_k are summed, CHUNK terms at a time with matrix products
+    (exact per-term sums where the chunk's expansion would cancel, see add_chunk).
     """
-    t_len, n = terms.delta.shape
+    t_len = terms.scale.shape[0]
     tails = np.full(t_len + 1, -np.inf)
-    r_sum = np.zeros((n, n))
-    r = -np.inf
-    for k in range(1, t_len + 1):
-        s = terms.scale[k - 1]
-        if s > -np.inf:
-            if s > r:
-                if r > -np.inf:
-                    r_sum *= 10.0 ** (r - s)  # earlier, smaller terms: may underflow to 0
-                r = s
-            r_sum += np.outer(terms.delta[k - 1] * 10.0 ** (s - r), terms.h_prev[k - 1])
-        if r > -np.inf:
-            tails[t_len - k] = log10_norm(r_sum) + r
+    sums = _TailSums(terms)
+    for start in range(0, t_len, CHUNK):
+        stop = min(start + CHUNK, t_len)
+        sums.raise_scale(float(np.max(terms.scale[start:stop])))
+        if sums.r == -np.inf:
+            continue  # every term so far is zero
+        if not sums.add_chunk(start, stop, tails):
+            sums.add_exactly(start, stop, tails)
     return tails
 
 
@@ -104,13 +179,12 @@ def _relative(log10_num: np.ndarray, log10_den: float) -> tuple[np.ndarray, np.n
 
 
 def truncated_gradients(
-    problem: Problem, trace: RNNTrace, taus: np.ndarray | list[int] | None = None
+    terms: StepTerms, taus: np.ndarray | list[int] | None = None
 ) -> TruncationResult:
     """The relative error of truncated BPTT(tau) in dL/dW_hh, for every tau in ``taus``
-    (integers in 1..T; None for all of them), from one pass: O(T n^2) time, O(n^2) memory
-    beyond the forward trace."""
-    terms = _terms(problem, trace)
-    t_len = terms.delta.shape[0]
+    (integers in 1..T; None for all of them), from one pass over the terms of
+    ``bptt_gradient(...).terms``: O(T n^2) time for the RNN, O(n^2) memory beyond them."""
+    t_len = terms.scale.shape[0]
     taus = np.arange(1, t_len + 1) if taus is None else np.asarray(taus, dtype=int).ravel()
     if taus.size and (taus.min() < 1 or taus.max() > t_len):
         raise ValueError(f"taus must lie in 1..{t_len}")
@@ -136,7 +210,7 @@ class RandomizedTruncationResult:
 
 
 def randomized_truncation(
-    problem: Problem, trace: RNNTrace, p: float, draws: int, seed: int
+    terms: StepTerms, p: float, draws: int, seed: int
 ) -> RandomizedTruncationResult:
     """Draw ``draws`` unbiased estimates G~ = sum_k (b_k / p) A_k with b_k ~ Bernoulli(p)
     from ``numpy.random.default_rng(seed)`` and measure each, and their running mean,
@@ -149,24 +223,24 @@ def randomized_truncation(
         raise ValueError("p must lie in (0, 1]")
     if draws < 1:
         raise ValueError("draws must be >= 1")
-    terms = _terms(problem, trace)
-    t_len, n = terms.delta.shape
+    t_len = terms.scale.shape[0]
     rng = np.random.default_rng(seed)
     kept = rng.random((draws, t_len)) < p
     finite = terms.scale > -np.inf
     top = float(np.max(terms.scale)) if np.any(finite) else 0.0
-    weighted = np.where(finite, 10.0 ** (terms.scale - top), 0.0)[:, None] * terms.delta
-    full = weighted.T @ terms.h_prev  # G / 10**top
-    log10_full = log10_norm(full)
+    weight = np.where(finite, 10.0 ** (terms.scale - top), 0.0)[:, None]
+    weighted = [(_flush(weight * left), _flush(right.copy())) for left, right in terms.blocks]
+    log10_full = _log10_frobenius([left.T @ right for left, right in weighted])  # G / 10**top
     draw_log = np.full(draws, -np.inf)
     mean_log = np.full(draws, -np.inf)
-    running = np.zeros((n, n))  # sum_j (G~_j - G) / 10**top
+    running = [np.zeros((left.shape[1], right.shape[1])) for left, right in weighted]
     for j in range(draws):
-        coef = kept[j] / p - 1.0  # exactly 0 for a kept term when p = 1
-        diff = (coef[:, None] * weighted).T @ terms.h_prev
-        running += diff
-        draw_log[j] = log10_norm(diff)
-        mean_log[j] = log10_norm(running) - np.log10(j + 1)
+        coef = (kept[j] / p - 1.0)[:, None]  # exactly 0 for a kept term when p = 1
+        diff = [(coef * left).T @ right for left, right in weighted]
+        for acc, d in zip(running, diff, strict=True):
+            acc += d
+        draw_log[j] = _log10_frobenius(diff)
+        mean_log[j] = _log10_frobenius(running) - np.log10(j + 1)
     draw_error, _ = _relative(draw_log, log10_full)
     mean_error, _ = _relative(mean_log, log10_full)
     return RandomizedTruncationResult(

@@ -41,7 +41,8 @@ class GradientFlowConfig:
     only. ``forget_bias`` is added to the LSTM's forget-gate rows of bias_ih,
     ``update_bias`` to the GRU's update-gate rows (z in the pytorch form, u in the
     lecture form); the other cells ignore them.
-    ``truncation`` is the window tau of truncated BPTT (0: full BPTT); ``keep_prob`` < 1
+    ``truncation`` is the window tau of truncated BPTT (0: full BPTT, as is any tau >= T:
+    the window then holds every step, see ``window``); ``keep_prob`` < 1
     asks for ``draws`` randomized truncations keeping each step with that probability.
     Either one adds the truncation error of dL/dW_hh for every window to the result.
     """
@@ -91,12 +92,17 @@ class GradientFlowConfig:
         for name in ("forget_bias", "update_bias"):
             if not np.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be a finite number")
-        if not (0 <= self.truncation <= self.seq_len):
-            raise ValueError("truncation must lie in 0..seq_len")
+        if self.truncation < 0:
+            raise ValueError("truncation must be >= 0")
         if not (0.0 < self.keep_prob <= 1.0):
             raise ValueError("keep_prob must lie in (0, 1]")
         if self.draws < 1:
             raise ValueError("draws must be >= 1")
+
+    @property
+    def window(self) -> int | None:
+        """The truncation window in effect, 1..T, or None for full BPTT."""
+        return min(self.truncation, self.seq_len) if self.truncation > 0 else None
 
     @property
     def wants_truncation(self) -> bool:

@@ -265,13 +265,27 @@ def eigenvalue_figure(r: GradientFlowResult) -> dict[str, Any]:
 
 def contribution_figure(r: GradientFlowResult) -> dict[str, Any]:
     """(3) the per-step terms of dL/dW_hh against their distance, unclipped and clipped."""
-    g, c = r.gradient, r.clipping
-    distance = list(range(len(g.log10_contribution)))
-    data = [_line(distance, finite_list(g.log10_contribution), "unclipped", BLUE)]
+    g, c, window = r.gradient, r.clipping, r.config.window
+    distance = np.arange(len(g.log10_contribution))
+    if window is None:
+        data = [_line(distance.tolist(), finite_list(g.log10_contribution), "unclipped", BLUE)]
+    else:  # truncated BPTT: the terms it keeps in colour, those it drops greyed
+        kept = np.where(distance < window, g.log10_contribution, np.nan)
+        data = [_line(distance.tolist(), finite_list(kept), f"kept (l < {window})", BLUE)]
+        if window < len(distance):
+            dropped = np.where(distance >= window, g.log10_contribution, np.nan)
+            name = f"dropped by truncation (l >= {window})"
+            data.append(_line(distance.tolist(), finite_list(dropped), name, GREY, "dot"))
     clipped = c.scaled_contributions(g.log10_contribution)
     if clipped is not None:
-        data.append(_line(distance, finite_list(clipped), "clipped by norm", ORANGE, "dash"))
+        data.append(
+            _line(distance.tolist(), finite_list(clipped), "clipped by norm", ORANGE, "dash")
+        )
     shapes, notes = [], []
+    if window is not None and window < r.config.seq_len:
+        shape, note = _vline(window, GREY, f" window tau = {window}")
+        shapes.append(shape)
+        notes.append(note)
     if c.mode != "none":
         for value, color, label in (
             (c.log10_norm_before, BLUE, "total before"),
@@ -312,6 +326,12 @@ def contribution_figure(r: GradientFlowResult) -> dict[str, Any]:
         )
     else:
         sentence += f"; the total gradient norm is {power(c.log10_norm_before)}, unclipped."
+    if window is not None:
+        error = r.truncation.error_at(window)
+        sentence += (
+            f" Truncated BPTT with window tau = {window} keeps the terms with l < {window} "
+            f"and is off from full BPTT by {_relative_words(error)}."
+        )
     layout = _layout(
         "Per-step terms of dL/dW_hh",
         {"title": {"text": "distance l = T - k of the term"}},
@@ -511,6 +531,95 @@ def gate_mean_figure(r: GradientFlowResult) -> dict[str, Any]:
     return {"title": "Gate means", "summary": sentence, "figure": {"data": data, "layout": layout}}
 
 
+def _relative_words(error: float) -> str:
+    return "nothing (exactly full BPTT)" if error == 0 else f"{error:.3g} relative"
+
+
+def truncation_figure(r: GradientFlowResult) -> dict[str, Any]:
+    """The relative error of truncated BPTT in dL/dW_hh against the window tau."""
+    t, window, t_len = r.truncation, r.config.window, r.config.seq_len
+    data = [
+        _line(
+            t.taus.tolist(),
+            finite_list(t.log10_relative_error),
+            "||G - G_tau|| / ||G||",
+            BLUE,
+            mode="lines+markers" if t_len <= 60 else "lines",
+        )
+    ]
+    shapes, notes = [], []
+    for shape, note in (_hline(-3.0, GREY, "1e-3"),):
+        shapes.append(shape)
+        notes.append(note)
+    enough = t.first_tau_below(1e-3)
+    if window is not None:
+        shape, note = _vline(window, ORANGE, f" tau = {window}")
+        shapes.append(shape)
+        notes.append(note)
+        sentence = (
+            f"Truncating BPTT to the window tau = {window} (the last {window} of {t_len} "
+            f"steps) leaves an error of "
+            f"{_relative_words(t.error_at(window))} in dL/dW_hh; "
+        )
+    else:
+        sentence = f"Over windows tau = 1..{t_len}, "
+    sentence += (
+        f"the error falls below 1e-3 from tau = {enough} on."
+        if enough is not None and enough < t_len
+        else "only the full window (tau = T) is within 1e-3: every step matters."
+    )
+    layout = _layout(
+        "Truncated BPTT: error in dL/dW_hh against the window",
+        {"title": {"text": "window tau (terms with l < tau kept)"}},
+        {"title": {"text": "log10 relative error"}},
+        shapes=shapes,
+        annotations=notes,
+    )
+    return {
+        "title": "Truncation error against the window",
+        "summary": sentence,
+        "figure": {"data": data, "layout": layout},
+    }
+
+
+def randomized_figure(r: GradientFlowResult) -> dict[str, Any]:
+    """Randomized truncation: each draw's error, and the running mean's, against 1/sqrt(m)."""
+    rand = r.randomized
+    m = np.arange(1, rand.draws + 1)
+    rms = float(np.sqrt(np.mean(rand.draw_error**2)))
+    data = [
+        _line(
+            m.tolist(),
+            finite_list(rand.draw_error),
+            "one draw",
+            GREY,
+            mode="markers",
+            marker={"color": GREY, "size": 6, "symbol": "circle-open"},
+        ),
+        _line(m.tolist(), finite_list(rand.mean_error), "mean of the first m draws", BLUE),
+        _line(
+            m.tolist(), finite_list(rms / np.sqrt(m)), "rms of one draw / sqrt(m)", ORANGE, "dot"
+        ),
+    ]
+    sentence = (
+        f"Keeping each step with probability {rand.p:.3g} (and weighting it by 1/p) gives an "
+        f"unbiased estimate of dL/dW_hh: one draw keeps {np.mean(rand.kept_fraction):.0%} of "
+        f"the steps on average and is off by {rms:.3g} (rms, relative); the mean of "
+        f"{rand.draws} draws is off by {float(rand.mean_error[-1]):.3g}, shrinking like "
+        "1/sqrt(m)."
+    )
+    layout = _layout(
+        "Randomized truncation: error against draws",
+        {"title": {"text": "number of draws m"}},
+        {"title": {"text": "relative error in dL/dW_hh"}, "type": "log"},
+    )
+    return {
+        "title": "Randomized truncation converging",
+        "summary": sentence,
+        "figure": {"data": data, "layout": layout},
+    }
+
+
 GRADIENT_FLOW_FIGURES = {
     "profile": profile_figure,
     "eigenvalues": eigenvalue_figure,
@@ -527,6 +636,14 @@ def gradient_flow_figures(r: GradientFlowResult) -> list[dict[str, Any]]:
     if _shown_gates(r):
         builders |= {"gates": gate_heatmap_figure, "gate_means": gate_mean_figure}
         order[1:1] = ["gates", "gate_means"]
+    after = order.index("contributions") + 1
+    if r.truncation is not None:
+        builders["truncation"] = truncation_figure
+        order.insert(after, "truncation")
+        after += 1
+    if r.randomized is not None:
+        builders["randomized"] = randomized_figure
+        order.insert(after, "randomized")
     return [{"name": name, **builders[name](r)} for name in order]
 
 

@@ -37,8 +37,11 @@ EXPLORE_MAIN = (
     ("seed", ()),
     ("clip", ()),
     ("clip_threshold", ()),
+    ("truncation", ()),
+    ("keep_prob", ()),
 )
 EXPLORE_MORE = (
+    ("draws", ()),
     ("input_size", ()),
     ("input", ()),
     ("input_scale", ()),
@@ -138,7 +141,7 @@ def compare(request: Request) -> HTMLResponse:
     q, problems = lenient(CompareQuery, dict(request.query_params))
     values = q.model_dump()
     result = run_compare(q)
-    more = [name for name, _ in EXPLORE_MORE]
+    more = [name for name, _ in EXPLORE_MORE if name in CompareQuery.model_fields]
     return templates().TemplateResponse(
         request,
         "compare.html",

@@ -33,6 +33,7 @@ MAX_HIDDEN = 256
 MAX_INPUT = 64
 MAX_SEQ_LEN = 1000
 MAX_SEED = 2**32 - 1
+MAX_DRAWS = 100
 MAX_ABS = 1e6  # the largest |entry| of a posted tensor; the engine is exact far beyond it
 MAX_BODY_BYTES = 16 * 2**20  # a POST body: the largest configuration's tensors take ~9 MB
 
@@ -203,6 +204,41 @@ class GradientFlowQuery(BaseModel):
             json_schema_extra=_slider(-20, 20, 0.1),
         ),
     ] = 0.0
+    truncation: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=MAX_SEQ_LEN,
+            title="Truncation window",
+            description=f"Truncated BPTT: keep the terms of dL/dW_hh from the last tau steps "
+            f"only (0..{MAX_SEQ_LEN}; 0, or any tau >= seq_len, is full BPTT). Nonzero adds "
+            "`truncation` to the response: the relative error of every window tau = 1..T.",
+            json_schema_extra=_slider(0, MAX_SEQ_LEN, 1),
+        ),
+    ] = 0
+    keep_prob: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1,
+            title="Randomized: keep probability",
+            description="Randomized truncation: each step's term is kept with probability p "
+            "and reweighted by 1/p, an unbiased estimate of full BPTT ((0, 1]; 1 is off). "
+            "Below 1 adds `truncation.randomized`: `draws` estimates and their running mean.",
+            json_schema_extra=_slider(0.05, 1, 0.05),
+        ),
+    ] = 1.0
+    draws: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_DRAWS,
+            title="Randomized: draws",
+            description=f"Number of randomized truncations drawn (1..{MAX_DRAWS}), from "
+            "numpy.random.default_rng(seed).",
+            json_schema_extra=_slider(1, MAX_DRAWS, 1),
+        ),
+    ] = 20
     include: Annotated[
         str,
         Field(
@@ -250,9 +286,9 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-# /compare runs the three cells on one configuration: every control except the cell itself and
-# the clipping (the comparison is of Jacobians, which clipping does not touch)
-_NOT_COMPARED = ("cell", "clip", "clip_threshold", "include")
+# /compare runs the three cells on one configuration: every control except the cell itself, the
+# clipping and the truncation (the comparison is of Jacobians, which they do not touch)
+_NOT_COMPARED = ("cell", "clip", "clip_threshold", "truncation", "keep_prob", "draws", "include")
 
 
 class _CompareBase(BaseModel):

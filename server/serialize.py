@@ -107,6 +107,7 @@ def gradient_flow_payload(r: GradientFlowResult, includes: frozenset[str]) -> di
             },
         },
         "summary": {k: finite(v) if isinstance(v, float) else v for k, v in asdict(s).items()},
+        "truncation": truncation_payload(r),
     }
     blocks = getattr(r, "blocks", None) or {}
     if blocks:
@@ -123,6 +124,35 @@ def gradient_flow_payload(r: GradientFlowResult, includes: frozenset[str]) -> di
     return body
 
 
+TRUNCATION_TARGET = 1e-3  # the error the payload names the shortest sufficient window for
+
+
+def truncation_payload(r: GradientFlowResult) -> dict[str, Any] | None:
+    """Truncated BPTT's relative error in dL/dW_hh for every window, and the randomized
+    draws; None when the query asks for neither."""
+    t, rand, window = r.truncation, r.randomized, r.config.window
+    if t is None:
+        return None
+    return {
+        "window": window,
+        "relative_error_at_window": None if window is None else t.error_at(window),
+        "taus": t.taus.tolist(),
+        "relative_error": finite_list(t.relative_error),
+        "log10_relative_error": finite_list(t.log10_relative_error),
+        "log10_full_norm": finite(t.log10_full_norm),
+        "first_window_below_1e-3": t.first_tau_below(TRUNCATION_TARGET),
+        "randomized": None
+        if rand is None
+        else {
+            "keep_prob": rand.p,
+            "draws": rand.draws,
+            "kept_fraction": finite_list(rand.kept_fraction),
+            "draw_error": finite_list(rand.draw_error),
+            "mean_error": finite_list(rand.mean_error),
+        },
+    }
+
+
 def _maybe_list(a: np.ndarray | None) -> list | None:
     return None if a is None else finite_list(a)
 
@@ -130,7 +160,8 @@ def _maybe_list(a: np.ndarray | None) -> list | None:
 def compare_payload(r: CompareResult) -> dict[str, Any]:
     """The JSON body of GET /api/v1/compare."""
     config = asdict(r.config)
-    del config["cell"], config["clip"], config["clip_threshold"]
+    for name in ("cell", "clip", "clip_threshold", "truncation", "keep_prob", "draws"):
+        del config[name]
     return {
         "config": config,
         "distance": list(range(r.config.seq_len)),

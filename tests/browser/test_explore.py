@@ -92,6 +92,28 @@ def test_switching_cell_shows_gate_heatmaps(make_page):
     assert p.errors == []
 
 
+def test_truncation_greys_the_dropped_terms_and_draws_its_error_curve(make_page):
+    p = make_page()
+    page = p.open("/explore")
+    assert page.locator("#figure-truncation").count() == 0
+    page.get_by_label("Truncation window", exact=True).fill("15")
+    page.locator("#figure-truncation .main-svg").first.wait_for()
+    names = page.evaluate("document.getElementById('plot-contributions').data.map(t => t.name)")
+    assert names == ["kept (l < 15)", "dropped by truncation (l >= 15)"]
+    assert "tau = 15" in page.locator("#summary-truncation").inner_text()
+    page.wait_for_url(re.compile(r"truncation=15"))
+    page.get_by_label("Randomized: keep probability", exact=True).fill("0.5")
+    page.locator("#figure-randomized .main-svg").first.wait_for()
+    draws = page.evaluate("document.getElementById('plot-randomized').data[1].x.length")
+    assert draws == 20
+    page.get_by_label("Truncation window", exact=True).fill("0")
+    page.wait_for_function(
+        "document.getElementById('plot-contributions').data.length === 1", timeout=10_000
+    )
+    assert page.locator("#figure-truncation").count() == 1  # the randomized run still has it
+    assert p.errors == []
+
+
 def test_usable_at_360_pixels(make_page):
     p = make_page(width=360, height=740)
     page = p.open("/explore")

@@ -115,11 +115,12 @@ def _sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
-def test_field_names_keep_the_old_order_and_append_the_gated_controls():
+def test_field_names_keep_the_old_order_and_append_the_new_controls():
     assert GradientFlowConfig.field_names() == (
         *("cell", "nonlinearity", "hidden_size", "input_size", "seq_len", "init", "scale"),
         *("input", "input_scale", "h0", "seed", "clip", "clip_threshold"),
         *("gru_form", "peephole", "forget_bias", "update_bias"),
+        *("truncation", "keep_prob", "draws"),
     )
 
 

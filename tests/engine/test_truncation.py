@@ -217,7 +217,10 @@ def test_gradient_flow_reports_truncation_only_when_asked():
     assert r.randomized is None
     both = gradient_flow(GradientFlowConfig(keep_prob=0.5, draws=3, **base))
     assert both.truncation is not None and both.randomized.draws == 3
-    for bad in ({"truncation": 31}, {"truncation": -1}, {"keep_prob": 0.0}, {"draws": 0}):
+    assert GradientFlowConfig(truncation=7, **base).window == 7
+    assert GradientFlowConfig(truncation=31, **base).window == 30  # a window beyond T: all
+    assert GradientFlowConfig(**base).window is None
+    for bad in ({"truncation": -1}, {"keep_prob": 0.0}, {"keep_prob": 1.5}, {"draws": 0}):
         with pytest.raises(ValueError):
             GradientFlowConfig(**(base | bad))
 

@@ -14,6 +14,9 @@ CASES = [
     {"cell": "lstm", "forget_bias": 5.0, "peephole": True},
     {"cell": "gru", "gru_form": "lecture", "seq_len": 400},
     {"init": "identity", "nonlinearity": "relu", "scale": 3.0, "seq_len": 1000},
+    {"truncation": 10, "keep_prob": 0.4, "draws": 7},
+    {"cell": "lstm", "truncation": 3, "clip": "norm"},
+    {"cell": "gru", "truncation": 500, "seq_len": 50, "keep_prob": 0.9},
 ]
 
 

@@ -4,18 +4,17 @@
 
 const CONFIG = { responsive: true, displaylogo: false, scrollZoom: false };
 
+// A figure that appears after an update (gate heatmaps when the cell becomes an LSTM): a copy
+// of the page's <template id="figure-template">, the server's markup of a figure.
 function figureElement(name, title) {
-  const figure = document.createElement("figure");
-  figure.className = "fig";
+  const template = document.getElementById("figure-template");
+  const figure = template.content.firstElementChild.cloneNode(true);
   figure.id = `figure-${name}`;
-  const plot = document.createElement("div");
-  plot.className = "plot";
+  figure.dataset.figure = name;
+  const plot = figure.querySelector(".plot");
   plot.id = `plot-${name}`;
-  plot.setAttribute("role", "img");
   plot.setAttribute("aria-label", title);
-  const caption = document.createElement("figcaption");
-  caption.id = `summary-${name}`;
-  figure.append(plot, caption);
+  figure.querySelector("figcaption").id = `summary-${name}`;
   return figure;
 }
 

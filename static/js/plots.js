@@ -2,7 +2,9 @@
 // keeps one <figure> per server figure, in the server's order, and calls Plotly.react.
 /* global Plotly */
 
-const CONFIG = { responsive: true, displaylogo: false, scrollZoom: false };
+// showSendToCloud: plotly.js 4 adds a "Share chart..." button that uploads the figure to
+// Plotly Cloud by default; nothing leaves this server's pages.
+export const CONFIG = { responsive: true, displaylogo: false, scrollZoom: false, showSendToCloud: false };
 
 // A figure that appears after an update (gate heatmaps when the cell becomes an LSTM): a copy
 // of the page's <template id="figure-template">, the server's markup of a figure.

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
-from . import __version__, api, errors, interop, pages
+from . import __version__, api, downloads, embed, errors, interop, pages
 from .settings import Settings, get_settings
 
 
@@ -26,6 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(interop.router)
     app.include_router(pages.router)
+    app.include_router(embed.router)
+    app.include_router(downloads.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app
 

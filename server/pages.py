@@ -11,11 +11,11 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from plotly.offline import get_plotlyjs_version
 
-from . import figures
+from . import figures, tables
 from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
-from .controls import control, lenient
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .settings import get_settings
+from .views import VIEWS, View, oembed_url, page_context, register
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 PLOTLY_VERSION = get_plotlyjs_version()
@@ -82,6 +82,8 @@ h before it in the lecture's. The GRU form control picks one.</p>""",
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=get_settings().templates_dir)
     t.env.globals["plotly_path"] = PLOTLY_PATH
+    t.env.globals["oembed_url"] = oembed_url
+    t.env.globals["figure_table"] = lambda f: tables.table(tables.figure_data(f))
     return t
 
 
@@ -90,25 +92,24 @@ def index(request: Request) -> HTMLResponse:
     return templates().TemplateResponse(request, "index.html", {"page": "index"})
 
 
-@router.get("/explore")
-def explore(request: Request) -> HTMLResponse:
-    q, problems = lenient(GradientFlowQuery, dict(request.query_params))
-    values = q.model_dump()
-    return templates().TemplateResponse(
-        request,
-        "explore.html",
-        {
-            "page": "explore",
-            "query": q,
-            "problems": problems,
-            "main_controls": [control(GradientFlowQuery, n, values[n], c) for n, c in EXPLORE_MAIN],
-            "more_controls": [control(GradientFlowQuery, n, values[n], c) for n, c in EXPLORE_MORE],
-            "figures": figures.gradient_flow_figures(run_gradient_flow(q)),
-            "action": "/explore",
-            "api": "/api/v1/gradient-flow",
-            "equations": EQUATIONS,
-        },
+def _explore(q: GradientFlowQuery) -> dict[str, list]:
+    return {"figures": figures.gradient_flow_figures(run_gradient_flow(q))}
+
+
+register(
+    View(
+        name="explore",
+        title="Gradient-flow explorer",
+        template="explore.html",
+        query=GradientFlowQuery,
+        api="/api/v1/gradient-flow",
+        build=_explore,
+        main=EXPLORE_MAIN,
+        more=EXPLORE_MORE,
+        grid=(("seq_len", (25, 50, 100, 200, 400)), ("scale", (0.5, 0.9, 1.0, 1.1, 1.5))),
+        context={"equations": EQUATIONS},
     )
+)
 
 
 COMPARE_MAIN = (
@@ -136,56 +137,53 @@ COMPARE_PRESETS = (
 )
 
 
-@router.get("/compare")
-def compare(request: Request) -> HTMLResponse:
-    q, problems = lenient(CompareQuery, dict(request.query_params))
-    values = q.model_dump()
+def _compare(q: CompareQuery) -> dict[str, list]:
     result = run_compare(q)
-    more = [name for name, _ in EXPLORE_MORE if name in CompareQuery.model_fields]
-    return templates().TemplateResponse(
-        request,
-        "compare.html",
-        {
-            "page": "compare",
-            "query": q,
-            "problems": problems,
-            "main_controls": [control(CompareQuery, n, values[n], c) for n, c in COMPARE_MAIN],
-            "more_controls": [control(CompareQuery, n, values[n]) for n in more],
-            "figures": figures.compare_figures(result),
-            "numbers": figures.compare_numbers(result),
-            "presets": COMPARE_PRESETS,
-            "action": "/compare",
-            "api": "/api/v1/compare",
-        },
+    return {"figures": figures.compare_figures(result), "numbers": figures.compare_numbers(result)}
+
+
+register(
+    View(
+        name="compare",
+        title="RNN, LSTM and GRU side by side",
+        template="compare.html",
+        query=CompareQuery,
+        api="/api/v1/compare",
+        build=_compare,
+        main=COMPARE_MAIN,
+        more=tuple((n, ()) for n, _ in EXPLORE_MORE if n in CompareQuery.model_fields),
+        grid=(("seq_len", (50, 100, 200, 400)), ("forget_bias", (0.0, 1.0, 3.0, 5.0))),
+        context={"presets": COMPARE_PRESETS},
     )
+)
 
 
 CLIFF_MAIN = ("learning_rate", "steps", "clip_threshold", "start_w", "start_b", "seq_len")
 CLIFF_MORE = ("nonlinearity", "w_min", "w_max", "b_min", "b_max", "resolution")
 
 
-@router.get("/cliff")
-def cliff(request: Request) -> HTMLResponse:
-    q, problems = lenient(CliffQuery, dict(request.query_params))
-    values = q.model_dump()
+def _cliff(q: CliffQuery) -> dict[str, list]:
     surface, paths, geometry = run_cliff(q)
-    return templates().TemplateResponse(
-        request,
-        "cliff.html",
-        {
-            "page": "cliff",
-            "query": q,
-            "problems": problems,
-            "main_controls": [control(CliffQuery, n, values[n]) for n in CLIFF_MAIN],
-            "more_controls": [control(CliffQuery, n, values[n]) for n in CLIFF_MORE],
-            "more_label": "The model and the grid",
-            "figures": figures.cliff_figures(surface, paths, geometry),
-            "numbers": figures.cliff_numbers(paths, geometry),
-            "action": "/cliff",
-            "api": "/api/v1/cliff",
-            "extra_script": "js/cliff.js",
-        },
+    return {
+        "figures": figures.cliff_figures(surface, paths, geometry),
+        "numbers": figures.cliff_numbers(paths, geometry),
+    }
+
+
+register(
+    View(
+        name="cliff",
+        title="The exploding-gradient cliff",
+        template="cliff.html",
+        query=CliffQuery,
+        api="/api/v1/cliff",
+        build=_cliff,
+        main=tuple((name, ()) for name in CLIFF_MAIN),
+        more=tuple((name, ()) for name in CLIFF_MORE),
+        grid=(("clip_threshold", (0.1, 0.5, 1.0, 2.0, 5.0)),),
+        context={"more_label": "The model and the grid", "extra_script": "js/cliff.js"},
     )
+)
 
 
 EIGEN_MAIN = (
@@ -213,27 +211,36 @@ EIGEN_PRESETS = (
 )
 
 
-@router.get("/eigen")
-def eigen(request: Request) -> HTMLResponse:
-    q, problems = lenient(EigenQuery, dict(request.query_params))
-    values = q.model_dump()
+def _eigen(q) -> dict[str, list]:
     result = run_eigen(q)
-    return templates().TemplateResponse(
-        request,
-        "eigen.html",
-        {
-            "page": "eigen",
-            "query": q,
-            "problems": problems,
-            "main_controls": [control(EigenQuery, n, values[n], c) for n, c in EIGEN_MAIN],
-            "more_controls": [],
-            "figures": figures.eigen_figures(result),
-            "numbers": figures.eigen_numbers(result),
-            "presets": EIGEN_PRESETS,
-            "action": "/eigen",
-            "api": "/api/v1/eigen",
-        },
+    return {"figures": figures.eigen_figures(result), "numbers": figures.eigen_numbers(result)}
+
+
+register(
+    View(
+        name="eigen",
+        title="Vanishing and exploding, proved by eigenvectors",
+        template="eigen.html",
+        query=EigenQuery,
+        api="/api/v1/eigen",
+        build=_eigen,
+        main=EIGEN_MAIN,
+        grid=(("radius1", (0.5, 0.9, 1.0, 1.05, 1.1)), ("seq_len", (25, 50, 100))),
+        context={"presets": EIGEN_PRESETS},
     )
+)
+
+
+def _page(view: View):
+    def page(request: Request) -> HTMLResponse:
+        context = page_context(view, request.query_params)
+        return templates().TemplateResponse(request, view.template, context)
+
+    return page
+
+
+for _view in VIEWS.values():
+    router.add_api_route(f"/{_view.name}", _page(_view), methods=["GET"], name=_view.name)
 
 
 @router.get(PLOTLY_PATH)

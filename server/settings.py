@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     # compress responses of 1 kB and more (off only in tests that inspect template context,
     # which Starlette's gzip middleware does not pass through)
     gzip: bool = True
+    # the address users reach this server at, e.g. https://lab.example.edu (no trailing path):
+    # oEmbed accepts view URLs of this host and builds iframe addresses with it. Empty: the
+    # scheme and host of each request (right unless a proxy rewrites the Host header)
+    public_url: str = ""
 
 
 @lru_cache

@@ -2,20 +2,21 @@
 // keeps one <figure> per server figure, in the server's order, and calls Plotly.react.
 /* global Plotly */
 
-const CONFIG = { responsive: true, displaylogo: false, scrollZoom: false };
+// showSendToCloud: plotly.js 4 adds a "Share chart..." button that uploads the figure to
+// Plotly Cloud by default; nothing leaves this server's pages.
+export const CONFIG = { responsive: true, displaylogo: false, scrollZoom: false, showSendToCloud: false };
 
+// A figure that appears after an update (gate heatmaps when the cell becomes an LSTM): a copy
+// of the page's <template id="figure-template">, the server's markup of a figure.
 function figureElement(name, title) {
-  const figure = document.createElement("figure");
-  figure.className = "fig";
+  const template = document.getElementById("figure-template");
+  const figure = template.content.firstElementChild.cloneNode(true);
   figure.id = `figure-${name}`;
-  const plot = document.createElement("div");
-  plot.className = "plot";
+  figure.dataset.figure = name;
+  const plot = figure.querySelector(".plot");
   plot.id = `plot-${name}`;
-  plot.setAttribute("role", "img");
   plot.setAttribute("aria-label", title);
-  const caption = document.createElement("figcaption");
-  caption.id = `summary-${name}`;
-  figure.append(plot, caption);
+  figure.querySelector("figcaption").id = `summary-${name}`;
   return figure;
 }
 

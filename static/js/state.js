@@ -19,8 +19,10 @@ function sameValue(a, b) {
   return a !== "" && b !== "" && !Number.isNaN(x) && !Number.isNaN(y) && x === y;
 }
 
-export function writeUrl(query) {
-  const url = query ? `${location.pathname}?${query}` : location.pathname;
+// keep: parameters that are not the view's own (an embed's controls= and figures=)
+export function writeUrl(query, keep = "") {
+  const all = [query, keep].filter(Boolean).join("&");
+  const url = all ? `${location.pathname}?${all}` : location.pathname;
   if (url !== location.pathname + location.search) history.replaceState(null, "", url);
 }
 

@@ -1,5 +1,6 @@
 // Every view: controls -> fetch the view's figures -> Plotly.react. State lives in the URL.
 // The form names its API (data-api); the server answers {query, figures, numbers?}.
+// After each draw the form's data-query holds the canonical query and `bpttlab:drawn` fires.
 import { debounce, formState, writeUrl } from "./state.js";
 import { drawAll } from "./plots.js";
 
@@ -9,6 +10,8 @@ const status = document.getElementById("status");
 const figuresBox = document.querySelector(".figures");
 const numbers = document.getElementById("numbers");
 const api = form.dataset.api;
+const keep = form.dataset.keep || ""; // an embed's own parameters, kept in its URL
+const only = figuresBox.dataset.only ? figuresBox.dataset.only.split(",") : null; // figures=
 let latest = 0;
 let inflight = null;
 
@@ -50,12 +53,17 @@ async function update() {
     return;
   }
   showProblem("");
-  drawAll(figuresBox, body.figures);
-  document.dispatchEvent(new CustomEvent("bpttlab:drawn"));
-  writeUrl(body.query);
+  drawAll(figuresBox, only ? body.figures.filter((f) => only.includes(f.name)) : body.figures);
+  writeUrl(body.query, keep);
+  const suffix = body.query ? "?" + body.query : "";
   for (const link of document.querySelectorAll("[data-api-link]")) {
-    link.href = `${api}${link.dataset.apiLink}${body.query ? "?" + body.query : ""}`;
+    link.href = `${api}${link.dataset.apiLink}${suffix}`;
   }
+  for (const link of document.querySelectorAll("[data-page-link]")) {
+    link.href = `/${form.dataset.view}${suffix}`;
+  }
+  form.dataset.query = body.query;
+  document.dispatchEvent(new CustomEvent("bpttlab:drawn"));
   if (numbers && body.numbers) showNumbers(body.numbers);
   document.body.dataset.query = body.query;
 }

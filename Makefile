@@ -36,10 +36,11 @@ lint: install-test
 test: install-test chromium lint
 	$(BIN)/pytest
 
-bench: install-test
+bench: install-test chromium
 	$(BIN)/python benchmarks/profile_vs_chain.py
 	$(BIN)/python benchmarks/lstm_vs_chain.py
 	$(BIN)/python benchmarks/api_latency.py
+	$(BIN)/python benchmarks/first_visit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -7,9 +7,7 @@ with a new seed on every request (the same work, never cached: engine + JSON + H
 Target: p50 at most 10 ms. Run: make bench
 """
 
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,52 +15,32 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
+from machine import describe, serving  # noqa: E402
 
 REQUESTS, WARMUP = 300, 20
 QUERY = "/api/v1/gradient-flow"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
-    port = free_port()
-    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            for _ in range(100):
-                try:
-                    client.get("/api/v1/health")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            for i in range(WARMUP):
-                client.get(QUERY).raise_for_status()
-                client.get(f"{QUERY}?seed={10**6 + i}").raise_for_status()
-            runs = {
-                "defaults, cached": [QUERY] * REQUESTS,
-                "defaults with a fresh seed each time, uncached": [
-                    f"{QUERY}?seed={i + 1}" for i in range(REQUESTS)
-                ],
-            }
-            timings = {}
-            for label, urls in runs.items():
-                times = []
-                for url in urls:
-                    start = time.perf_counter()
-                    client.get(url).raise_for_status()
-                    times.append(time.perf_counter() - start)
-                timings[label] = sorted(times)
-            size = len(client.get(QUERY).content)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with serving() as base, httpx.Client(base_url=base, timeout=10) as client:
+        for i in range(WARMUP):
+            client.get(QUERY).raise_for_status()
+            client.get(f"{QUERY}?seed={10**6 + i}").raise_for_status()
+        runs = {
+            "defaults, cached": [QUERY] * REQUESTS,
+            "defaults with a fresh seed each time, uncached": [
+                f"{QUERY}?seed={i + 1}" for i in range(REQUESTS)
+            ],
+        }
+        timings = {}
+        for label, urls in runs.items():
+            times = []
+            for url in urls:
+                start = time.perf_counter()
+                client.get(url).raise_for_status()
+                times.append(time.perf_counter() - start)
+            timings[label] = sorted(times)
+        size = len(client.get(QUERY).content)
     print(f"machine: {describe()}")
     for label, times in timings.items():
         print(

@@ -2,8 +2,14 @@
 
 import os
 import platform
+import socket
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 import numpy as np
 
 
@@ -26,3 +32,30 @@ def bare_chain(w: np.ndarray, steps: int) -> float:
     for _ in range(steps):
         p = p @ w
     return time.perf_counter() - start
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(root: Path | None = None):
+    """``bpttlab serve`` on a free loopback port, from ``root`` (a checkout; default this one),
+    until it answers /api/v1/health. Yields the base URL; stops the server on exit."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    server = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/api/v1/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

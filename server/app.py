@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from . import __version__, api, downloads, embed, errors, interop, pages
+from .security import SecurityHeaders
 from .settings import Settings, get_settings
 
 
@@ -19,15 +20,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "See why gradients vanish and explode in recurrent networks. Every number the "
             "pages plot comes from this API. log10 magnitudes: `null` means exactly zero."
         ),
+        # the API docs are a page of ours (pages.docs) with Swagger UI served from /vendor:
+        # FastAPI's own pages load it from a CDN and start it with an inline script
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     if settings.gzip:
         app.add_middleware(GZipMiddleware, minimum_size=1000)
-    app.include_router(api.router)
-    app.include_router(interop.router)
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
+    app.include_router(api.router, responses=errors.RESPONSES)
+    app.include_router(interop.router, responses=errors.RESPONSES)
     app.include_router(pages.router)
     app.include_router(embed.router)
     app.include_router(downloads.router)
+    app.mount("/vendor", pages.VendorFiles(directory=settings.static_dir / "vendor"), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app
 

@@ -76,10 +76,17 @@ def control(model: type[BaseModel], name: str, value: Any, cells: tuple[str, ...
 def lenient(model: type[BaseModel], params: dict[str, str]) -> tuple[BaseModel, list[dict]]:
     """Validate a page's query: fields that fail (or are unknown) fall back to their defaults,
     and the errors are returned so the page can say what it ignored."""
-    try:
-        return model.model_validate(params), []
-    except ValidationError as exc:
-        items = validation_items(exc.errors())
-    bad = {item["field"] for item in items}
-    kept = {k: v for k, v in params.items() if k in model.model_fields and k not in bad}
-    return model.model_validate(kept), items
+    kept, problems = dict(params), []
+    while True:
+        try:
+            return model.model_validate(kept), problems
+        except ValidationError as exc:
+            if not kept:
+                raise  # the defaults themselves do not validate: a bug, not bad input
+            items = validation_items(exc.errors())
+        problems += items
+        bad = {item["field"] for item in items}
+        fewer = {k: v for k, v in kept.items() if k in model.model_fields and k not in bad}
+        # a value that is wrong only next to another field's default (w_min above the default
+        # w_max) cannot be singled out: then every field falls back to its default
+        kept = fewer if fewer != kept else {}

@@ -81,7 +81,11 @@ def _not_found(url: str) -> JSONResponse:
 def oembed(
     request: Request,
     url: Annotated[str, Query(max_length=4000, description="the view's address")],
-    format: Annotated[str, Query(max_length=20, description="only `json`")] = "json",
+    # the schema lists json only (what a client should send); anything else is answered
+    # 501, as the oEmbed spec asks of a provider that does not implement a format
+    format: Annotated[
+        str, Query(max_length=20, description="only `json`", json_schema_extra={"enum": ["json"]})
+    ] = "json",
     maxwidth: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
     maxheight: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
 ) -> JSONResponse:

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from .serialize import JSONResponse
@@ -22,6 +23,33 @@ from .serialize import JSONResponse
 log = logging.getLogger("bpttlab")
 _LOCATIONS = {"query", "body", "path", "header", "cookie"}
 _MAX_ECHO = 200
+
+
+class ErrorItem(BaseModel):
+    field: str = Field(description="Dotted path of the parameter, e.g. `seq_len`.")
+    message: str
+    type: str = Field(description="pydantic's error type, e.g. `less_than_equal`.")
+    limit: dict[str, Any] = Field(description="The bound or choices violated, e.g. `{le: 1000}`.")
+    input: bool | int | float | str | None = Field(
+        None, description="The offending value (at most 200 characters), when worth echoing."
+    )
+
+
+class ErrorBody(BaseModel):
+    """The one error shape (documented in OpenAPI for every operation's 422)."""
+
+    status: int
+    message: str = Field(description="`field: message` of the first error.")
+    errors: list[ErrorItem]
+
+
+# for include_router: replaces FastAPI's default 422 schema, which is not what we send
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorBody,
+        "description": "Invalid input: each error names the field and the bound",
+    }
+}
 
 
 def _jsonable(value: Any) -> Any:

@@ -1007,7 +1007,16 @@ def cliff_numbers(d: CliffDescent, geo: ClipGeometry) -> list[dict[str, str]]:
 # -- the linear case (/eigen) -----------------------------------------------------------------
 
 EIGEN_COMPONENTS = 12  # component curves drawn (largest |lambda| first)
-PALETTE = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, BLACK, GREY)  # Okabe-Ito; its yellow is too faint on white
+PALETTE = (
+    BLUE,
+    ORANGE,
+    GREEN,
+    PURPLE,
+    SKY,
+    VERMILLION,
+    BLACK,
+    GREY,
+)  # Okabe-Ito; its yellow is too faint on white
 
 
 def _lambda_text(lam: complex) -> str:

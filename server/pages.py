@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
-import plotly
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from plotly.offline import get_plotlyjs_version
 
 from . import figures, tables
 from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
-from .settings import get_settings
+from .settings import ROOT, get_settings
 from .views import VIEWS, View, oembed_url, page_context, register
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-PLOTLY_VERSION = get_plotlyjs_version()
-PLOTLY_FILE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PLOTLY_PATH = f"/vendor/plotly-{PLOTLY_VERSION}.min.js"
+# Third-party files, from the npm registry into static/vendor/, served at /vendor/ under names
+# that carry their version (see README, "Vendored files"). Plotly's cartesian bundle has every
+# trace type figures.py draws (scatter, bar, heatmap) and, unlike the full bundle, no eval.
+PLOTLY_VERSION = "4.1.1"
+PLOTLY_PATH = f"/vendor/plotly-cartesian-{PLOTLY_VERSION}.min.js"
+PLOTLY_FILE = ROOT / "static" / PLOTLY_PATH.lstrip("/")  # what the static export copies
+SWAGGER_UI_PATH = "/vendor/swagger-ui-5.35.0"
+
+
+class VendorFiles(StaticFiles):
+    """Files whose name holds their version never change: cached for a year, immutable."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
 
 # the explorer's controls: (field, cells it applies to), main ones first
 EXPLORE_MAIN = (
@@ -243,11 +255,11 @@ for _view in VIEWS.values():
     router.add_api_route(f"/{_view.name}", _page(_view), methods=["GET"], name=_view.name)
 
 
-@router.get(PLOTLY_PATH)
-def plotly_js() -> FileResponse:
-    """Plotly.js from the plotly package; the version is in the name, so it never changes."""
-    return FileResponse(
-        PLOTLY_FILE,
-        media_type="text/javascript",
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+@router.get("/docs")
+def docs(request: Request) -> HTMLResponse:
+    """The API described by /openapi.json, in Swagger UI started by a script of ours."""
+    return templates().TemplateResponse(
+        request,
+        "docs.html",
+        {"openapi_url": request.app.openapi_url, "swagger_ui": SWAGGER_UI_PATH},
     )

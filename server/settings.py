@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# a CSP host or scheme source: `*`, `https:`, `https://*.example.edu:8443/path`
+SOURCE = re.compile(
+    r"\*"
+    r"|[a-zA-Z][a-zA-Z0-9+.-]*:"  # a scheme
+    r"|([a-zA-Z][a-zA-Z0-9+.-]*://)?[a-zA-Z0-9*.-]+(:(\d+|\*))?(/[^\s;,']*)?"  # a host
+)
 ROOT = Path(__file__).resolve().parent.parent  # the repository: templates/ and static/ live here
 
 
@@ -30,6 +38,25 @@ class Settings(BaseSettings):
     # oEmbed accepts view URLs of this host and builds iframe addresses with it. Empty: the
     # scheme and host of each request (right unless a proxy rewrites the Host header)
     public_url: str = ""
+    # who may frame the embeddable pages (/embed/...): the CSP frame-ancestors source list,
+    # space-separated: `*` (any site), or e.g. `'self' https://moodle.example.edu`. Every
+    # other page may be framed by this origin only.
+    frame_ancestors: str = "*"
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _source_list(cls, value: str) -> str:
+        """Sources separated by spaces; nothing that would end the directive or the header."""
+        sources = value.split()
+        for source in sources:
+            quoted = source.startswith("'")
+            if quoted and source not in ("'self'", "'none'"):
+                raise ValueError(f"only 'self' and 'none' may be quoted, not {source}")
+            if not quoted and not SOURCE.fullmatch(source):
+                raise ValueError(f"not a CSP source expression: {source!r}")
+        if not sources or ("'none'" in sources and len(sources) > 1):
+            raise ValueError("give one or more sources, or 'none' alone")
+        return " ".join(sources)
 
 
 @lru_cache

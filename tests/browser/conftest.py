@@ -4,6 +4,7 @@ import shutil
 import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -52,14 +53,42 @@ def browser():
         b.close()
 
 
+# Every Content-Security-Policy violation of the page, kept where a test can read it.
+RECORD_CSP_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${where}`);
+});
+"""
+
+
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
 class Page:
-    """A page plus the console errors and failed requests it produced."""
+    """A page plus the console errors and failed requests it produced. Requests to any host
+    but this machine's are refused before they leave and listed in ``foreign``."""
 
     def __init__(self, page, base):
-        self.page, self.base, self.errors = page, base, []
+        self.page, self.base, self.errors, self.foreign = page, base, [], []
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        page.add_init_script(RECORD_CSP_VIOLATIONS)
+        page.route("**/*", self._only_ours)
+
+    def _only_ours(self, route):
+        url = route.request.url
+        # loopback only: the test server, a test's own host page on another port, file://
+        if url.startswith(("data:", "blob:", "file:")) or urlsplit(url).hostname in LOOPBACK:
+            route.continue_()
+        else:
+            self.foreign.append(url)
+            route.abort("blockedbyclient")
+
+    def csp_violations(self) -> list[str]:
+        return self.page.evaluate("window.cspViolations")
 
     def open(self, path):
         self.page.goto(self.base + path)

@@ -31,6 +31,12 @@ def host_site(tmp_path, live_server):
 <script src="{live_server}/static/js/embed-host.js"></script>
 </body></html>"""
     )
+    (tmp_path / "framed-page.html").write_text(
+        f"""<!doctype html><html><head><title>Course</title>
+<link rel="icon" href="data:,"></head><body>
+<iframe id="page" src="{live_server}/explore?seq_len=30" title="not an embed"></iframe>
+</body></html>"""
+    )
     port = free_port()
     handler = functools.partial(QuietHandler, directory=str(tmp_path))
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -58,21 +64,38 @@ def test_an_embed_in_another_origins_page_renders_resizes_and_its_controls_work(
     assert inner.evaluate("document.getElementById('plot-profile').data[0].x.length") == 31
     assert inner.evaluate("location.origin") != page.evaluate("location.origin")
     # the host script sets the iframe to the height the embed reports
-    page.wait_for_function(f"{FRAME_HEIGHT} > 150")
+    page.wait_for_function(f"() => {FRAME_HEIGHT} > 150")
     content = inner.evaluate(CONTENT_HEIGHT)
-    page.wait_for_function(f"{FRAME_HEIGHT} === {content}")
+    page.wait_for_function(f"() => {FRAME_HEIGHT} === {content}")
     assert inner.evaluate("document.documentElement.scrollWidth") <= 480
     # a control inside works: the figure redraws, the embed's address keeps the state
     frame.get_by_label("Sequence length", exact=True).fill("45")
-    inner.wait_for_function("document.getElementById('plot-profile').data[0].x.length === 46")
+    inner.wait_for_function("() => document.getElementById('plot-profile').data[0].x.length === 46")
     assert "seq_len=45" in inner.evaluate("location.href")
     # opening the cell selector's gate figures makes the embed taller; the frame follows
     frame.get_by_label("Cell", exact=True).select_option("lstm")
-    inner.wait_for_function("!!document.getElementById('plot-gates')")
+    inner.wait_for_function("() => !!document.getElementById('plot-gates')")
     taller = inner.evaluate(CONTENT_HEIGHT)
     assert taller > content
-    page.wait_for_function(f"{FRAME_HEIGHT} === {taller}")
+    page.wait_for_function(f"() => {FRAME_HEIGHT} === {taller}")
     assert p.errors == []
+
+
+def test_a_page_not_meant_for_embedding_is_refused_in_a_frame(make_page, host_site):
+    p = make_page()
+    page = p.page
+    page.goto(host_site.replace("course.html", "framed-page.html"))
+    page.wait_for_function(
+        "() => document.getElementById('page').contentWindow !== null"
+        " && window.performance.getEntriesByType('resource').length > 0"
+    )
+    page.wait_for_timeout(500)  # let the frame's navigation settle, refused or not
+    # the full page's CSP says frame-ancestors 'self': Chromium refuses to render it here
+    assert any("frame-ancestors" in e for e in p.errors), p.errors
+    assert not any("/explore" in f.url for f in page.frames[1:])
+    # the same page as an embed renders in the same kind of frame (see the test above)
+    page.goto(host_site)
+    page.frame_locator("#lab").locator("body[data-ready=true]").wait_for()
 
 
 def test_the_host_script_ignores_messages_not_from_its_iframes(make_page, host_site):
@@ -80,7 +103,7 @@ def test_the_host_script_ignores_messages_not_from_its_iframes(make_page, host_s
     page = p.page
     page.goto(host_site)
     page.frame_locator("#lab").locator("body[data-ready=true]").wait_for()
-    page.wait_for_function(f"{FRAME_HEIGHT} > 150")
+    page.wait_for_function(f"() => {FRAME_HEIGHT} > 150")
     before = page.evaluate(FRAME_HEIGHT)
     page.evaluate("window.postMessage({type: 'bpttlab:height', height: 5}, '*')")
     page.wait_for_timeout(200)
@@ -155,12 +178,12 @@ def test_the_embed_control_writes_the_snippet_for_the_current_state(make_page):
     page = p.open("/explore?seq_len=60")
     page.get_by_text("Embed", exact=True).click()
     code = page.get_by_label("HTML to paste")
-    page.wait_for_function("document.getElementById('embed-code').value.includes('<iframe')")
+    page.wait_for_function("() => document.getElementById('embed-code').value.includes('<iframe')")
     assert "/embed/explore?seq_len=60" in code.input_value()
     page.get_by_label("Controls in the embed").select_option("none")
     page.locator("#embed-figures").get_by_label("Gradient norm against distance").check()
     page.wait_for_function(
-        "document.getElementById('embed-code').value.includes('figures=profile')"
+        "() => document.getElementById('embed-code').value.includes('figures=profile')"
     )
     snippet = code.input_value()
     assert "/embed/explore?seq_len=60&amp;controls=none&amp;figures=profile" in snippet
@@ -173,15 +196,15 @@ def test_downloads_and_data_tables_follow_the_controls(make_page):
     page = p.open("/explore")
     page.get_by_label("Sequence length", exact=True).fill("12")
     page.wait_for_url(re.compile(r"seq_len=12"))
-    page.wait_for_function("document.getElementById('plot-profile').data[0].x.length === 13")
+    page.wait_for_function("() => document.getElementById('plot-profile').data[0].x.length === 13")
     figure = page.locator("#figure-profile")
     page.wait_for_function(
-        "document.querySelector('#figure-profile a[data-export=csv]').href.endsWith("
+        "() => document.querySelector('#figure-profile a[data-export=csv]').href.endsWith("
         "'/api/v1/gradient-flow/figures/profile.csv?seq_len=12')"
     )
     figure.get_by_text("Data table").click()
     page.wait_for_function(
-        "document.querySelector('#figure-profile details').dataset.query === 'seq_len=12'"
+        "() => document.querySelector('#figure-profile details').dataset.query === 'seq_len=12'"
     )
     assert figure.locator("table").first.locator("tbody tr").count() == 13
     with page.expect_download() as download:
@@ -212,9 +235,9 @@ def test_the_export_works_from_file_with_the_network_blocked(make_page, tmp_path
     assert page.evaluate("document.getElementById('plot-profile').data[0].x.length") == 51
     before = page.evaluate("document.getElementById('plot-profile').data[0].y")
     page.get_by_label("Sequence length").select_option("100")
-    page.wait_for_function("document.getElementById('plot-profile').data[0].x.length === 101")
+    page.wait_for_function("() => document.getElementById('plot-profile').data[0].x.length === 101")
     page.get_by_label("Weight scale").select_option("1.5")
-    page.wait_for_function("document.body.dataset.point === 'seq_len=100&scale=1.5'")
+    page.wait_for_function("() => document.body.dataset.point === 'seq_len=100&scale=1.5'")
     after = page.evaluate("document.getElementById('plot-profile').data[0].y")
     assert after[:51] != before
     assert "l = 100" in page.locator("#summary-profile").inner_text()

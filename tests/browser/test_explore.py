@@ -1,4 +1,7 @@
-"""/explore in headless Chromium: controls redraw, the URL holds the state, no console errors."""
+"""/explore in headless Chromium: controls redraw, the URL holds the state, no console errors.
+
+Predicates are arrow functions: Playwright evaluates a bare expression string with eval, which
+the pages' Content-Security-Policy refuses."""
 
 import re
 
@@ -10,7 +13,7 @@ PROFILE_X = "document.getElementById('plot-profile').data[0].x.length"
 
 
 def wait_for_profile_length(page, n):
-    page.wait_for_function(f"{PROFILE_X} === {n}", timeout=10_000)
+    page.wait_for_function(f"() => {PROFILE_X} === {n}", timeout=10_000)
 
 
 def test_changing_sequence_length_redraws_and_updates_the_url(make_page):
@@ -88,7 +91,7 @@ def test_switching_cell_shows_gate_heatmaps(make_page):
     order = page.evaluate("[...document.querySelectorAll('figure.fig')].map(f => f.id)")
     assert order[:3] == ["figure-profile", "figure-gates", "figure-gate_means"]
     page.get_by_label("Cell", exact=True).select_option("rnn")
-    page.wait_for_function("!document.getElementById('figure-gates')")
+    page.wait_for_function("() => !document.getElementById('figure-gates')")
     assert p.errors == []
 
 
@@ -108,7 +111,7 @@ def test_truncation_greys_the_dropped_terms_and_draws_its_error_curve(make_page)
     assert draws == 20
     page.get_by_label("Truncation window", exact=True).fill("0")
     page.wait_for_function(
-        "document.getElementById('plot-contributions').data.length === 1", timeout=10_000
+        "() => document.getElementById('plot-contributions').data.length === 1", timeout=10_000
     )
     assert page.locator("#figure-truncation").count() == 1  # the randomized run still has it
     assert p.errors == []
@@ -144,7 +147,7 @@ def test_compare_renders_three_profiles_and_their_horizons(make_page):
     page.get_by_label("Forget-gate bias", exact=True).fill("5")
     page.wait_for_url(re.compile(r"forget_bias=5"))
     page.wait_for_function(
-        "document.getElementById('number-lstm').textContent.startsWith('more than')"
+        "() => document.getElementById('number-lstm').textContent.startsWith('more than')"
     )
     assert p.errors == []
 
@@ -155,7 +158,7 @@ def test_clicking_the_cliff_starts_three_descents_there(make_page):
     box = page.locator("#plot-surface .nsewdrag").first.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.7)
     page.wait_for_url(re.compile(r"start_w="))
-    page.wait_for_function("document.getElementById('plot-surface').data[1].x[0] !== 5")
+    page.wait_for_function("() => document.getElementById('plot-surface').data[1].x[0] !== 5")
     start_w = float(page.get_by_label("Start w").input_value())
     traces = page.evaluate(
         "document.getElementById('plot-surface').data.slice(1, 4)"
@@ -172,7 +175,7 @@ def test_eigen_sliders_redraw_and_hide_what_does_not_apply(make_page):
     page = p.open("/eigen")
     page.get_by_label("Radius 1", exact=True).fill("0.5")
     page.wait_for_url(re.compile(r"radius1=0.5"))
-    page.wait_for_function("document.getElementById('number-radius').textContent === '0.9'")
+    page.wait_for_function("() => document.getElementById('number-radius').textContent === '0.9'")
     assert page.get_by_label("Hidden size", exact=True).is_hidden()
     page.get_by_label("Matrix").select_option("gaussian")
     page.wait_for_url(re.compile(r"matrix=gaussian"))

@@ -79,10 +79,10 @@ def test_an_export_over_the_limit_shrinks_its_grid(tmp_path):
 
 
 def test_an_export_that_cannot_fit_fails_and_says_so(tmp_path, capsys):
-    with pytest.raises(ExportError, match="over the limit of 4.0 MB"):
-        export("compare", "", tmp_path, max_bytes=4 * 2**20)
+    with pytest.raises(ExportError, match="over the limit of 1.0 MB"):
+        export("compare", "", tmp_path, max_bytes=2**20)
     with pytest.raises(SystemExit) as done:
-        cli.main(["export", "compare", "--out", str(tmp_path), "--max-mb", "4"])
+        cli.main(["export", "compare", "--out", str(tmp_path), "--max-mb", "1"])
     assert done.value.code == 1
     assert "over the limit" in capsys.readouterr().err
 

@@ -71,7 +71,7 @@ def test_plotly_is_served_by_us_with_its_version_in_the_name(client):
     assert r.status_code == 200
     assert "javascript" in r.headers["content-type"]
     assert "immutable" in r.headers["cache-control"]
-    assert f"plotly.js v{PLOTLY_VERSION}" in r.text[:200]
+    assert f"plotly.js (cartesian - minified) v{PLOTLY_VERSION}" in r.text[:200]
 
 
 @pytest.mark.parametrize("path", ["/", "/explore", "/explore?cell=lstm"])

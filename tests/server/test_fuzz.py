@@ -1,0 +1,37 @@
+"""Schemathesis over /openapi.json, in process (the ASGI app, no network): every operation,
+a bounded number of generated requests with Hypothesis derandomized, and no 5xx and no response
+that does not match its documented schema."""
+
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from server.app import create_app
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
+# At their bounds these build three cells (compare) or write a script of every weight
+# (pytorch, ~20 MB at n = 256, T = 1000): a few examples each keep the run short.
+HEAVY = r"/(compare|pytorch)"
+CHECKS = [not_a_server_error, response_schema_conformance]
+BOUNDED = {
+    # generated cases only: schemathesis' explicit phase adds a coverage sweep of every bound
+    # and every combination of them, minutes of maximum-size computations
+    "phases": [Phase.generate, Phase.shrink],
+    "derandomize": True,
+    "database": None,
+    "deadline": None,
+    "suppress_health_check": list(HealthCheck),
+}
+
+
+@schema.exclude(path_regex=HEAVY).parametrize()
+@settings(max_examples=15, **BOUNDED)
+def test_api_conforms_to_its_schema(case):
+    case.call_and_validate(checks=CHECKS, timeout=120)
+
+
+@schema.include(path_regex=HEAVY).parametrize()
+@settings(max_examples=5, **BOUNDED)
+def test_heavy_operations_conform_to_their_schema(case):
+    case.call_and_validate(checks=CHECKS, timeout=120)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
-from . import __version__, api, errors, interop, pages
+from . import __version__, api, compute, errors, interop, limits, pages
 from .settings import Settings, get_settings
 
 
@@ -20,7 +20,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "pages plot comes from this API. log10 magnitudes: `null` means exactly zero."
         ),
     )
+    app.state.settings = settings
+    compute.configure(settings)  # the process's cost budget, computing slots and cache
     errors.install(app)
+    limits.install(app)
     if settings.gzip:
         app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.include_router(api.router)

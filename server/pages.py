@@ -12,12 +12,15 @@ from fastapi.templating import Jinja2Templates
 from plotly.offline import get_plotlyjs_version
 
 from . import figures
-from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
+from .caching import CacheableRoute
+from .compute import affordable, run_cliff, run_compare, run_eigen, run_gradient_flow
 from .controls import control, lenient
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .settings import get_settings
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(
+    include_in_schema=False, default_response_class=HTMLResponse, route_class=CacheableRoute
+)
 PLOTLY_VERSION = get_plotlyjs_version()
 PLOTLY_FILE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PLOTLY_PATH = f"/vendor/plotly-{PLOTLY_VERSION}.min.js"
@@ -89,7 +92,7 @@ def index(request: Request) -> HTMLResponse:
 
 @router.get("/explore")
 def explore(request: Request) -> HTMLResponse:
-    q, problems = lenient(GradientFlowQuery, dict(request.query_params))
+    q, problems = affordable(*lenient(GradientFlowQuery, dict(request.query_params)))
     values = q.model_dump()
     return templates().TemplateResponse(
         request,
@@ -135,7 +138,7 @@ COMPARE_PRESETS = (
 
 @router.get("/compare")
 def compare(request: Request) -> HTMLResponse:
-    q, problems = lenient(CompareQuery, dict(request.query_params))
+    q, problems = affordable(*lenient(CompareQuery, dict(request.query_params)))
     values = q.model_dump()
     result = run_compare(q)
     more = [name for name, _ in EXPLORE_MORE]
@@ -163,7 +166,7 @@ CLIFF_MORE = ("nonlinearity", "w_min", "w_max", "b_min", "b_max", "resolution")
 
 @router.get("/cliff")
 def cliff(request: Request) -> HTMLResponse:
-    q, problems = lenient(CliffQuery, dict(request.query_params))
+    q, problems = affordable(*lenient(CliffQuery, dict(request.query_params)))
     values = q.model_dump()
     surface, paths, geometry = run_cliff(q)
     return templates().TemplateResponse(
@@ -212,7 +215,7 @@ EIGEN_PRESETS = (
 
 @router.get("/eigen")
 def eigen(request: Request) -> HTMLResponse:
-    q, problems = lenient(EigenQuery, dict(request.query_params))
+    q, problems = affordable(*lenient(EigenQuery, dict(request.query_params)))
     values = q.model_dump()
     result = run_eigen(q)
     return templates().TemplateResponse(

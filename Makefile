@@ -40,6 +40,8 @@ bench: install-test
 	$(BIN)/python benchmarks/profile_vs_chain.py
 	$(BIN)/python benchmarks/lstm_vs_chain.py
 	$(BIN)/python benchmarks/api_latency.py
+	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/health_under_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

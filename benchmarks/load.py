@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from serve import Connection, served  # noqa: E402
+from serve import Connection, cpu_seconds, served  # noqa: E402
 
 DEFAULT = "/api/v1/gradient-flow"
 
@@ -85,67 +85,57 @@ async def client(base, paths, headers, expect, until, latencies, failures):
         conn.close()
 
 
-async def scenario(base, label, paths, clients, seconds, headers=None, expect=200):
+async def scenario(base, pids, label, paths, clients, seconds, headers=None, expect=200):
     latencies, failures = [], []
+    cpu = cpu_seconds(pids)
     start = time.perf_counter()
     until = start + seconds
     await asyncio.gather(
         *(client(base, paths, headers, expect, until, latencies, failures) for _ in range(clients))
     )
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(pids) - cpu
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
     counts = {f: failures.count(f) for f in sorted(set(failures))}
     p50 = statistics.median(latencies)
     print(
         f"{label:<42} {len(latencies) / elapsed:8.0f} req/s  p50 {p50 * 1e3:7.1f} ms"
-        f"  p99 {p99 * 1e3:7.1f} ms  {len(latencies)} requests, errors: {counts or 0}",
+        f"  p99 {p99 * 1e3:7.1f} ms  {len(latencies)} requests, errors: {counts or 0}"
+        + (f", server CPU {cpu / len(latencies) * 1e3:.2f} ms/request" if pids else ""),
         flush=True,
     )
 
 
-async def run(base: str, clients: int, seconds: float) -> None:
+async def run(base: str, pids: list[int], clients: int, seconds: float) -> None:
     conn = await Connection.open(base)
     _, fields, body = await conn.get(DEFAULT)
-    etag = fields["etag"]
-    for i in range(20):  # warm every worker's engine and imports
-        await conn.get(f"{DEFAULT}?seed={10**9 + i}")
     conn.close()
+    etag = fields["etag"]
     print(f"default body: {len(body)} bytes, ETag {etag}")
+    warm = (f"{DEFAULT}?seed={10**9 + i}" for i in itertools.count())  # every worker's imports
+    await scenario(base, [], "(warm-up)", warm, clients, 1.0)
     seeds = itertools.count(int(time.time()) % 10**6 * 1000)  # never asked before
     rng = random.Random(0)
-    await scenario(
-        base,
-        "uncached default (a new seed each time)",
-        (f"{DEFAULT}?seed={s}" for s in seeds),
-        clients,
-        seconds,
-    )
-    await scenario(base, "cached default", itertools.repeat(DEFAULT), clients, seconds)
-    await scenario(
-        base,
-        "cached default, Accept-Encoding: gzip",
-        itertools.repeat(DEFAULT),
-        clients,
-        seconds,
-        {"Accept-Encoding": "gzip"},
-    )
-    await scenario(
-        base,
-        "304 revalidation of the default",
-        itertools.repeat(DEFAULT),
-        clients,
-        seconds,
-        {"If-None-Match": etag},
-        expect=304,
-    )
-    await scenario(
-        base,
-        "mix of random valid queries (uncached)",
-        iter(lambda: mixed(rng), None),
-        clients,
-        seconds,
-    )
+    gzip = {"Accept-Encoding": "gzip"}
+    for label, paths, headers, expect in [
+        (
+            "uncached default (a new seed each time)",
+            (f"{DEFAULT}?seed={s}" for s in seeds),
+            None,
+            200,
+        ),
+        ("cached default", itertools.repeat(DEFAULT), None, 200),
+        ("cached default, Accept-Encoding: gzip", itertools.repeat(DEFAULT), gzip, 200),
+        (
+            "304 revalidation of the default",
+            itertools.repeat(DEFAULT),
+            {"If-None-Match": etag},
+            304,
+        ),
+        ("mix of random valid queries (uncached)", iter(lambda: mixed(rng), None), None, 200),
+    ]:
+        await scenario(base, pids, label, paths, clients, seconds, headers, expect)
 
 
 def main() -> None:
@@ -157,8 +147,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {describe()}")
     print(f"{args.clients} concurrent keep-alive clients, {args.seconds:g} s per scenario")
-    with served(args.url, args.workers) as base:
-        asyncio.run(run(base, args.clients, args.seconds))
+    with served(args.url, args.workers) as (base, pids):
+        asyncio.run(run(base, pids, args.clients, args.seconds))
 
 
 if __name__ == "__main__":

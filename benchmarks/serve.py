@@ -26,23 +26,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is pid (Linux /proc)."""
+def workers_of(pid: int) -> list[int]:
+    """The worker processes uvicorn's supervisor pid has spawned (Linux /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError):
-                stat = (entry / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent == pid and b"spawn_main" in (entry / "cmdline").read_bytes():
                     found.append(int(entry.name))
     return found
 
 
 @contextlib.contextmanager
-def served(url: str | None, workers: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    """The base URL of a running server: url itself, or a `bpttlab serve` started here."""
+def served(
+    url: str | None, workers: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, list[int]]]:
+    """The base URL of a running server and its worker processes: url itself (no processes
+    known), or a `bpttlab serve --workers N` started here."""
     if url:
-        yield url.rstrip("/")
+        yield url.rstrip("/"), []
         return
     port = free_port()
     cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
@@ -65,17 +68,25 @@ def served(url: str | None, workers: int, env: dict[str, str] | None = None) -> 
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.2)
-        # with several workers, wait until each has started (each answers health)
-        while len(children(server.pid)) < workers and time.monotonic() < deadline:
+        while workers > 1 and len(workers_of(server.pid)) < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers did not start")
             time.sleep(0.2)
-        print(
-            f"server: bpttlab serve --workers {workers}, {len(children(server.pid))} worker "
-            f"processes under pid {server.pid}"
-        )
-        yield base
+        running = workers_of(server.pid) if workers > 1 else [server.pid]
+        print(f"server: bpttlab serve --workers {workers}: worker processes {running}")
+        yield base, running
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def _health(base: str) -> None:

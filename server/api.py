@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from . import figures, serialize
-from .caching import CacheableRoute
-from .compute import cached_response, run_cliff, run_compare, run_eigen, run_gradient_flow
+from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
+from .responses import CacheableRoute, cached_response
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .serialize import JSONResponse
 

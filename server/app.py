@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "See why gradients vanish and explode in recurrent networks. Every number the "
             "pages plot comes from this API. log10 magnitudes: `null` means exactly zero."
         ),
+        lifespan=limits.lifespan,
     )
     app.state.settings = settings
     compute.configure(settings)  # the process's cost budget, computing slots and cache

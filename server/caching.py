@@ -1,25 +1,14 @@
-"""Caching: an in-process LRU bounded in bytes, and HTTP validation (ETag, 304).
-
-Every compute response is a deterministic function of its query (DESIGN.md), so a GET that
-answers 200 is given a strong ``ETag`` (a hash of its body: equal bytes, equal tag, whatever
-made them) and ``Cache-Control: public, max-age=...``; a request whose ``If-None-Match``
-names that tag gets a 304 with no body. Errors are raised, not returned, so they never pass
-through here and are never marked cacheable.
-"""
+"""An in-process LRU cache bounded in bytes, thread-safe, with single flight."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import fields, is_dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from fastapi import Request, Response
-from fastapi.routing import APIRoute
 
 V = TypeVar("V")
 _SMALL = 64  # what a scalar, None or a small object is counted as
@@ -69,6 +58,15 @@ class ByteLRU:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._items
 
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        with self._lock:
+            if key not in self._items:
+                self.misses += 1
+                return default
+            self._items.move_to_end(key)
+            self.hits += 1
+            return self._items[key][0]
+
     def put(self, key: Hashable, value: Any) -> bool:
         """Keep value, evicting the least recently used; False if it alone is too large."""
         size = self.sizer(value)
@@ -114,58 +112,3 @@ class ByteLRU:
                 with self._lock:
                     del self._flights[key]
                 flight.done.set()
-
-
-@dataclass(frozen=True)
-class Body:
-    """A response body and its strong entity tag."""
-
-    content: bytes
-    etag: str
-
-    @classmethod
-    def of(cls, content: bytes) -> Body:
-        return cls(content, strong_etag(content))
-
-
-def strong_etag(content: bytes) -> str:
-    return '"' + hashlib.blake2b(content, digest_size=16).hexdigest() + '"'
-
-
-_TAG = re.compile(r'(?:W/)?("[^"]*")')
-
-
-def none_match(if_none_match: str, etag: str) -> bool:
-    """True when an If-None-Match header names etag: ``*``, or a list of tags compared
-    weakly (``W/"x"`` matches ``"x"``), RFC 9110 section 13.1.2."""
-    if if_none_match.strip() == "*":
-        return True
-    return etag in _TAG.findall(if_none_match)
-
-
-class CacheableRoute(APIRoute):
-    """A route whose GET responses are validated and cacheable: a 200 with a body gets a strong
-    ETag (its own, if the handler set one) and public Cache-Control, or becomes a 304 when
-    If-None-Match names that tag. A response that sets its own Cache-Control is left alone."""
-
-    def get_route_handler(self) -> Callable:
-        handler = super().get_route_handler()
-
-        async def cacheable(request: Request) -> Response:
-            response = await handler(request)
-            if (
-                request.method != "GET"
-                or response.status_code != 200
-                or "cache-control" in response.headers
-                or not hasattr(response, "body")
-            ):
-                return response
-            etag = response.headers.get("etag") or strong_etag(response.body)
-            max_age = request.app.state.settings.cache_max_age
-            headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-            if none_match(request.headers.get("if-none-match", ""), etag):
-                return Response(status_code=304, headers=headers)
-            response.headers.update(headers)
-            return response
-
-        return cacheable

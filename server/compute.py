@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from fastapi import Request, Response
 from pydantic import BaseModel
 
 from engine import GradientFlowConfig, GradientFlowResult, gradient_flow
@@ -33,10 +32,9 @@ from engine.compare import CompareResult, compare_cells
 from engine.eigen import EigenConfig, EigenResult, eigen_expansion
 
 from . import limits
-from .caching import Body, ByteLRU
+from .caching import ByteLRU
 from .limits import Limiter, check_budget
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
-from .serialize import JSONResponse
 from .settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -90,31 +88,6 @@ def check_cost(q: BaseModel) -> None:
 def affordable(q: BaseModel, problems: list[dict]) -> tuple[BaseModel, list[dict]]:
     """A page's query brought within the budget (see limits.affordable)."""
     return limits.affordable(q, problems, runtime().budget)
-
-
-def cached_response(
-    request: Request,
-    q: BaseModel,
-    build: Callable[[], Any],
-    media_type: str = "application/json",
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """The response to a GET: build() (a JSON-able payload, str or bytes) for the path and the
-    normalised query q, from the cache or made in a computing slot, with its ETag."""
-    check_cost(q)
-
-    def body() -> Body:
-        content = build()
-        if isinstance(content, str):
-            content = content.encode()
-        elif not isinstance(content, bytes):
-            content = JSONResponse(content).body
-        return Body.of(content)
-
-    made = computed(("body", request.url.path, q.model_dump_json()), body)
-    return Response(
-        made.content, media_type=media_type, headers={"ETag": made.etag, **(headers or {})}
-    )
 
 
 def _config_items(q) -> tuple:

@@ -17,9 +17,9 @@ from engine import GradientFlowConfig, GradientFlowResult, gradient_flow
 from engine.gradient_flow import TensorShapeError, given_problem
 
 from . import serialize, torch_script
-from .caching import CacheableRoute
-from .compute import cached_response, check_cost, in_slot, run_gradient_flow
+from .compute import check_cost, in_slot, run_gradient_flow
 from .errors import error_item, error_response
+from .responses import CacheableRoute, cached_response
 from .schemas import MAX_BODY_BYTES, GradientFlowBody, GradientFlowQuery
 from .serialize import JSONResponse
 

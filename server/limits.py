@@ -13,11 +13,12 @@ most ``max_queue`` more wait for a slot; one more is refused with a 503 and Retr
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import singledispatch
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
@@ -30,6 +31,7 @@ from .serialize import JSONResponse
 STEP = 2**17
 GRID_POINT = 2**11  # one point of the cliff's (w, b) grid for one time step (vectorised)
 RETRY_AFTER = 2  # seconds a refused request is asked to wait
+LIGHT_THREADS = 40  # worker threads besides the computations and their queue (pages, posts)
 
 
 @dataclass(frozen=True)
@@ -205,3 +207,13 @@ async def _busy(request: Request, exc: Busy) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(OverBudget, _over_budget)
     app.add_exception_handler(Busy, _busy)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Enough worker threads for every computation and every waiting one, and more: so the
+    computing queue, not the thread pool, decides who waits (and who gets a 503)."""
+    s = app.state.settings
+    threads = anyio.to_thread.current_default_thread_limiter()
+    threads.total_tokens = max(threads.total_tokens, s.max_concurrent + s.max_queue + LIGHT_THREADS)
+    yield

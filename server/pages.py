@@ -12,9 +12,9 @@ from fastapi.templating import Jinja2Templates
 from plotly.offline import get_plotlyjs_version
 
 from . import figures
-from .caching import CacheableRoute
 from .compute import affordable, run_cliff, run_compare, run_eigen, run_gradient_flow
 from .controls import control, lenient
+from .responses import CacheableRoute
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .settings import get_settings
 

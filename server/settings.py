@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # computations at once per process (one per core), and how many more may wait for one;
     # a request beyond that gets a 503 with Retry-After
     max_concurrent: int = Field(2, ge=1)
-    max_queue: int = Field(16, ge=0)
+    max_queue: int = Field(64, ge=0)
     # the in-process cache of results and response bodies, in bytes
     cache_bytes: int = Field(64 * 2**20, ge=0)
     # compress responses of 1 kB and more (off only in tests that inspect template context,

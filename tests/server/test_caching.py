@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from server import compute
-from server.caching import ByteLRU, none_match, sizeof, strong_etag
+from server.caching import ByteLRU, sizeof
+from server.responses import none_match, strong_etag
 from server.schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 
 from .conftest import until
@@ -131,6 +132,35 @@ def test_a_cache_hit_is_not_computed_again(client, monkeypatch):
     assert client.get("/api/v1/gradient-flow/figures", params={"seed": 4242, "seq_len": 20})
     with pytest.raises(AssertionError, match="computed again"):
         client.get("/api/v1/gradient-flow", params={"seed": 4243, "seq_len": 20})
+
+
+def test_a_repeated_request_is_answered_from_the_cache_before_validation(client, monkeypatch):
+    """The query string as sent points at the kept body: the route's handler is not called
+    again; the same query spelled differently is validated, then shares the body."""
+    from server import api
+
+    first = client.get("/api/v1/eigen?seq_len=31&seed=5")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("handled again")
+
+    monkeypatch.setattr(api, "cached_response", refuse)
+    again = client.get("/api/v1/eigen?seq_len=31&seed=5")
+    assert again.status_code == 200 and again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    with pytest.raises(AssertionError, match="handled again"):
+        client.get("/api/v1/eigen?seed=5&seq_len=31")
+
+
+@pytest.mark.parametrize("accept", ["gzip", "gzip, deflate, br", "identity", ""])
+def test_kept_bodies_are_sent_gzipped_when_accepted_with_one_tag(client, accept):
+    path = "/api/v1/gradient-flow?seq_len=44"
+    plain = client.get(path, headers={"Accept-Encoding": "identity"})
+    r = client.get(path, headers={"Accept-Encoding": accept})
+    assert r.headers.get("content-encoding") == ("gzip" if "gzip" in accept else None)
+    assert r.headers["vary"] == "Accept-Encoding"
+    assert r.content == plain.content  # httpx decodes gzip
+    assert r.headers["etag"] == plain.headers["etag"] == strong_etag(plain.content)
 
 
 # the byte-bounded LRU

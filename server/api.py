@@ -21,6 +21,12 @@ K = Annotated[CliffQuery, Query()]
 E = Annotated[EigenQuery, Query()]
 
 
+def _figures(q, made: list[dict], numbers: list[dict] | None = None) -> dict[str, Any]:
+    """The body of a /figures endpoint: the configuration, its query string, the figures."""
+    body = {"config": q.model_dump(), "query": q.query_string(), "figures": made}
+    return body if numbers is None else {**body, "numbers": numbers}
+
+
 @router.get("/health", summary="Liveness check", tags=["meta"])
 async def health(response: Response) -> dict[str, str]:
     """On the event loop: it computes nothing, and answers while every worker thread is busy."""
@@ -58,14 +64,9 @@ def gradient_flow(request: Request, q: Q) -> Response:
     ),
 )
 def gradient_flow_figures(request: Request, q: Q) -> Response:
-    def build() -> dict[str, Any]:
-        return {
-            "config": q.model_dump(),
-            "query": q.query_string(),
-            "figures": figures.gradient_flow_figures(run_gradient_flow(q)),
-        }
-
-    return cached_response(request, q, build)
+    return cached_response(
+        request, q, lambda: _figures(q, figures.gradient_flow_figures(run_gradient_flow(q)))
+    )
 
 
 @router.get(
@@ -91,12 +92,7 @@ def compare(request: Request, q: C) -> Response:
 def compare_figures(request: Request, q: C) -> Response:
     def build() -> dict[str, Any]:
         result = run_compare(q)
-        return {
-            "config": q.model_dump(),
-            "query": q.query_string(),
-            "figures": figures.compare_figures(result),
-            "numbers": figures.compare_numbers(result),
-        }
+        return _figures(q, figures.compare_figures(result), figures.compare_numbers(result))
 
     return cached_response(request, q, build)
 
@@ -125,12 +121,8 @@ def cliff(request: Request, q: K) -> Response:
 def cliff_figures(request: Request, q: K) -> Response:
     def build() -> dict[str, Any]:
         surface, paths, geometry = run_cliff(q)
-        return {
-            "config": q.model_dump(),
-            "query": q.query_string(),
-            "figures": figures.cliff_figures(surface, paths, geometry),
-            "numbers": figures.cliff_numbers(paths, geometry),
-        }
+        made = figures.cliff_figures(surface, paths, geometry)
+        return _figures(q, made, figures.cliff_numbers(paths, geometry))
 
     return cached_response(request, q, build)
 
@@ -157,11 +149,6 @@ def eigen(request: Request, q: E) -> Response:
 def eigen_figures(request: Request, q: E) -> Response:
     def build() -> dict[str, Any]:
         result = run_eigen(q)
-        return {
-            "config": q.model_dump(),
-            "query": q.query_string(),
-            "figures": figures.eigen_figures(result),
-            "numbers": figures.eigen_numbers(result),
-        }
+        return _figures(q, figures.eigen_figures(result), figures.eigen_numbers(result))
 
     return cached_response(request, q, build)

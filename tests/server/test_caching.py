@@ -62,6 +62,14 @@ def test_the_tag_is_a_function_of_the_normalised_query(client, path, params):
     assert client.get(path, params=params).headers["etag"] != plain.headers["etag"]
 
 
+@pytest.mark.parametrize("page", ["/explore", "/compare", "/eigen"])
+def test_a_page_spelling_out_a_default_is_the_same_page(client, page):
+    assert (
+        client.get(page, params={"seq_len": 100 if page != "/eigen" else 50}).headers["etag"]
+        == client.get(page).headers["etag"]
+    )
+
+
 @pytest.mark.parametrize(("path", "params"), API_GETS)
 def test_the_same_query_gives_the_same_bytes_after_the_cache_is_emptied(client, path, params):
     first = client.get(path, params=params)

@@ -4,6 +4,7 @@ max_concurrent computations run, max_queue wait, and one more gets a 503 with Re
 import inspect
 import threading
 
+import anyio.to_thread
 import pytest
 from fastapi.routing import APIRoute
 
@@ -185,6 +186,16 @@ def test_no_route_computes_on_the_event_loop(client):
     }
     on_loop = {r.path for r in routes if inspect.iscoroutinefunction(r.endpoint)}
     assert on_loop == {"/api/v1/health"}
+
+
+def test_the_thread_pool_leaves_room_beyond_the_queue(make_client):
+    """Waiting computations hold worker threads: there must be more threads than they are,
+    so that the queue, not the thread pool, decides who waits and who gets a 503."""
+    client = make_client(max_concurrent=3, max_queue=100)
+    threads = client.portal.call(
+        lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
+    )
+    assert threads > 3 + 100
 
 
 # the limiter itself

@@ -41,6 +41,8 @@ bench: install-test chromium
 	$(BIN)/python benchmarks/lstm_vs_chain.py
 	$(BIN)/python benchmarks/api_latency.py
 	$(BIN)/python benchmarks/first_visit.py
+	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/health_under_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

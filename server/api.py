@@ -4,24 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from . import figures, serialize
 from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
+from .responses import CacheableRoute, cached_response
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .serialize import JSONResponse
 
-router = APIRouter(prefix="/api/v1", default_response_class=JSONResponse)
+router = APIRouter(
+    prefix="/api/v1", default_response_class=JSONResponse, route_class=CacheableRoute
+)
 Q = Annotated[GradientFlowQuery, Query()]
 C = Annotated[CompareQuery, Query()]
 K = Annotated[CliffQuery, Query()]
 E = Annotated[EigenQuery, Query()]
 
 
+def _figures(q, made: list[dict], numbers: list[dict] | None = None) -> dict[str, Any]:
+    """The body of a /figures endpoint: the configuration, its query string, the figures."""
+    body = {"config": q.model_dump(), "query": q.query_string(), "figures": made}
+    return body if numbers is None else {**body, "numbers": numbers}
+
+
 @router.get("/health", summary="Liveness check", tags=["meta"])
-def health() -> dict[str, str]:
+async def health(response: Response) -> dict[str, str]:
+    """On the event loop: it computes nothing, and answers while every worker thread is busy."""
     from . import __version__
 
+    response.headers["Cache-Control"] = "no-store"
     return {"status": "ok", "version": __version__}
 
 
@@ -37,8 +48,10 @@ def health() -> dict[str, str]:
         "Magnitudes are log10 values; `null` in a log10 list means the value is exactly 0."
     ),
 )
-def gradient_flow(q: Q) -> dict[str, Any]:
-    return serialize.gradient_flow_payload(run_gradient_flow(q), q.includes)
+def gradient_flow(request: Request, q: Q) -> Response:
+    return cached_response(
+        request, q, lambda: serialize.gradient_flow_payload(run_gradient_flow(q), q.includes)
+    )
 
 
 @router.get(
@@ -50,13 +63,10 @@ def gradient_flow(q: Q) -> dict[str, Any]:
         "summary, and the canonical query string of the configuration."
     ),
 )
-def gradient_flow_figures(q: Q) -> dict[str, Any]:
-    result = run_gradient_flow(q)
-    return {
-        "config": q.model_dump(),
-        "query": q.query_string(),
-        "figures": figures.gradient_flow_figures(result),
-    }
+def gradient_flow_figures(request: Request, q: Q) -> Response:
+    return cached_response(
+        request, q, lambda: _figures(q, figures.gradient_flow_figures(run_gradient_flow(q)))
+    )
 
 
 @router.get(
@@ -70,8 +80,8 @@ def gradient_flow_figures(q: Q) -> dict[str, Any]:
         "which the sensitivity falls below 1e-3 of its value at l = 0 (null if never)."
     ),
 )
-def compare(q: C) -> dict[str, Any]:
-    return serialize.compare_payload(run_compare(q))
+def compare(request: Request, q: C) -> Response:
+    return cached_response(request, q, lambda: serialize.compare_payload(run_compare(q)))
 
 
 @router.get(
@@ -79,14 +89,12 @@ def compare(q: C) -> dict[str, Any]:
     summary="The Plotly figures of /compare",
     tags=["compare"],
 )
-def compare_figures(q: C) -> dict[str, Any]:
-    result = run_compare(q)
-    return {
-        "config": q.model_dump(),
-        "query": q.query_string(),
-        "figures": figures.compare_figures(result),
-        "numbers": figures.compare_numbers(result),
-    }
+def compare_figures(request: Request, q: C) -> Response:
+    def build() -> dict[str, Any]:
+        result = run_compare(q)
+        return _figures(q, figures.compare_figures(result), figures.compare_numbers(result))
+
+    return cached_response(request, q, build)
 
 
 @router.get(
@@ -103,19 +111,20 @@ def compare_figures(q: C) -> dict[str, Any]:
         "left |w|, |b| <= 1e6); and the clipping of the gradient at the start point."
     ),
 )
-def cliff(q: K) -> dict[str, Any]:
-    return serialize.cliff_payload(*run_cliff(q), q.model_dump())
+def cliff(request: Request, q: K) -> Response:
+    return cached_response(
+        request, q, lambda: serialize.cliff_payload(*run_cliff(q), q.model_dump())
+    )
 
 
 @router.get("/cliff/figures", summary="The Plotly figures of /cliff", tags=["cliff"])
-def cliff_figures(q: K) -> dict[str, Any]:
-    surface, paths, geometry = run_cliff(q)
-    return {
-        "config": q.model_dump(),
-        "query": q.query_string(),
-        "figures": figures.cliff_figures(surface, paths, geometry),
-        "numbers": figures.cliff_numbers(paths, geometry),
-    }
+def cliff_figures(request: Request, q: K) -> Response:
+    def build() -> dict[str, Any]:
+        surface, paths, geometry = run_cliff(q)
+        made = figures.cliff_figures(surface, paths, geometry)
+        return _figures(q, made, figures.cliff_numbers(paths, geometry))
+
+    return cached_response(request, q, build)
 
 
 @router.get(
@@ -130,16 +139,16 @@ def cliff_figures(q: K) -> dict[str, Any]:
         "log10 ||W^l||, and whether a W with spectral radius < 1 shows transient growth."
     ),
 )
-def eigen(q: E) -> dict[str, Any]:
-    return serialize.eigen_payload(run_eigen(q), q.model_dump())
+def eigen(request: Request, q: E) -> Response:
+    return cached_response(
+        request, q, lambda: serialize.eigen_payload(run_eigen(q), q.model_dump())
+    )
 
 
 @router.get("/eigen/figures", summary="The Plotly figures of /eigen", tags=["eigen"])
-def eigen_figures(q: E) -> dict[str, Any]:
-    result = run_eigen(q)
-    return {
-        "config": q.model_dump(),
-        "query": q.query_string(),
-        "figures": figures.eigen_figures(result),
-        "numbers": figures.eigen_numbers(result),
-    }
+def eigen_figures(request: Request, q: E) -> Response:
+    def build() -> dict[str, Any]:
+        result = run_eigen(q)
+        return _figures(q, figures.eigen_figures(result), figures.eigen_numbers(result))
+
+    return cached_response(request, q, build)

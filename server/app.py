@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
-from . import __version__, api, downloads, embed, errors, interop, pages
+from . import __version__, api, compute, downloads, embed, errors, interop, limits, pages
 from .security import SecurityHeaders
 from .settings import Settings, get_settings
 
@@ -24,8 +24,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's own pages load it from a CDN and start it with an inline script
         docs_url=None,
         redoc_url=None,
+        lifespan=limits.lifespan,
     )
+    app.state.settings = settings
+    compute.configure(settings)  # the process's cost budget, computing slots and cache
     errors.install(app)
+    limits.install(app)
     if settings.gzip:
         app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from pathlib import Path
 
@@ -41,15 +43,40 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "export":
         sys.exit(_export(args))
     if args.command == "serve":
-        import uvicorn
+        run_server(args.host, args.port, args.workers)
 
-        uvicorn.run(
-            "server.app:app",
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="info",
-        )
+
+# One BLAS thread per computation: the server runs a computation per core already (and more
+# with several workers), and idle OpenBLAS threads spin, taking the cores from the others.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def run_server(host: str, port: int, workers: int) -> None:
+    """uvicorn.run, except that with several workers the listening socket is declared TCP:
+    uvicorn binds it with proto 0, so asyncio leaves TCP_NODELAY off on its connections
+    (Kludex/uvicorn#3149) and every keep-alive response after the first waits ~40 ms for the
+    client's delayed ACK. The BLAS thread counts default to 1 (the environment may say else)."""
+    for name in BLAS_THREADS:
+        os.environ.setdefault(name, "1")
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    if workers == 1:
+        uvicorn.run("server.app:app", host=host, port=port, log_level="info")
+        return
+    config = uvicorn.Config(
+        "server.app:app", host=host, port=port, workers=workers, log_level="info"
+    )
+    Multiprocess(config, sockets=[tcp_socket(config)]).run()
+
+
+def tcp_socket(config) -> socket.socket:
+    """uvicorn's listening socket for the workers, declared TCP (proto IPPROTO_TCP), which
+    the connections it accepts inherit and asyncio checks before setting TCP_NODELAY."""
+    bound = config.bind_socket()
+    tcp = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    tcp.set_inheritable(True)
+    return tcp
 
 
 def _export(args) -> int:

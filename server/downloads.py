@@ -11,10 +11,11 @@ from pydantic import ValidationError
 
 from . import pages, tables
 from .errors import error_item, error_response, validation_items
+from .responses import CacheableRoute
 from .serialize import JSONResponse
 from .views import VIEWS, View
 
-router = APIRouter(tags=["figure data"])
+router = APIRouter(tags=["figure data"], route_class=CacheableRoute)
 FORMATS = ("csv", "json", "html")
 
 

@@ -18,11 +18,12 @@ from starlette.exceptions import HTTPException
 from . import pages  # noqa: F401  (registers the views)
 from .controls import lenient
 from .errors import error_item, error_response
+from .responses import CacheableRoute
 from .serialize import JSONResponse
 from .settings import get_settings
 from .views import VIEWS, EmbedParams, View, base_url, page_context, split_embed
 
-router = APIRouter()
+router = APIRouter(route_class=CacheableRoute)
 OEMBED_WIDTH, OEMBED_HEIGHT = 720, 900  # the iframe's size before it reports its own height
 MAX_SIZE = 10_000
 

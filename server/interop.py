@@ -12,14 +12,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.routing import APIRoute
 
 from engine import GradientFlowConfig, GradientFlowResult, gradient_flow
 from engine.gradient_flow import TensorShapeError, given_problem
 
 from . import serialize, torch_script
-from .compute import run_gradient_flow
+from .compute import check_cost, in_slot, run_gradient_flow
 from .errors import error_item, error_response
+from .responses import CacheableRoute, cached_response
 from .schemas import MAX_BODY_BYTES, GradientFlowBody, GradientFlowQuery
 from .serialize import JSONResponse
 
@@ -30,8 +30,9 @@ def _too_large() -> JSONResponse:
     return error_response(413, [item])
 
 
-class _BoundedBody(APIRoute):
-    """Reads a request body only up to MAX_BODY_BYTES (Content-Length or the stream itself)."""
+class _BoundedBody(CacheableRoute):
+    """Reads a request body only up to MAX_BODY_BYTES (Content-Length or the stream itself);
+    GET responses are cacheable (CacheableRoute), POST ones are not."""
 
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
@@ -85,8 +86,9 @@ def _run(body: GradientFlowBody) -> GradientFlowResult:
     ),
 )
 def gradient_flow_post(body: GradientFlowBody) -> Any:
+    check_cost(body)
     try:
-        result = _run(body)
+        result = in_slot(lambda: _run(body))
     except TensorShapeError as e:
         return _tensor_error(e)
     return serialize.gradient_flow_payload(result, body.includes)
@@ -106,7 +108,12 @@ def gradient_flow_post(body: GradientFlowBody) -> Any:
         "torch.autograd next to BPTT Lab's, with the largest difference."
     ),
 )
-def gradient_flow_pytorch(q: Annotated[GradientFlowQuery, Query()]) -> Response:
-    text = torch_script.script(q, run_gradient_flow(q))
+def gradient_flow_pytorch(request: Request, q: Annotated[GradientFlowQuery, Query()]) -> Response:
     disposition = f'inline; filename="{torch_script.script_name(q)}"'
-    return Response(text, media_type="text/x-python", headers={"Content-Disposition": disposition})
+    return cached_response(
+        request,
+        q,
+        lambda: torch_script.script(q, run_gradient_flow(q)),
+        media_type="text/x-python",
+        headers={"Content-Disposition": disposition},
+    )

@@ -11,11 +11,14 @@ from fastapi.templating import Jinja2Templates
 
 from . import figures, tables
 from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
+from .responses import CacheableRoute
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .settings import ROOT, get_settings
 from .views import VIEWS, View, oembed_url, page_context, register
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(
+    include_in_schema=False, default_response_class=HTMLResponse, route_class=CacheableRoute
+)
 # Third-party files, from the npm registry into static/vendor/, served at /vendor/ under names
 # that carry their version (see README, "Vendored files"). Plotly's cartesian bundle has every
 # trace type figures.py draws (scatter, bar, heatmap) and, unlike the full bundle, no eval.

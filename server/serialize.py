@@ -25,7 +25,34 @@ class JSONResponse(_StarletteJSON):
     """Compact JSON that refuses NaN and Infinity (allow_nan=False): a bug, never a payload."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+        return dumps(content)
+
+
+def dumps(content: Any) -> bytes:
+    """json.dumps(content, allow_nan=False, separators=(",", ":")), byte for byte, encoded
+    piece by piece (a row of a matrix at a time): one call over a 25 MB body would hold the
+    GIL for a second or more, and the server's event loop with it."""
+    parts: list[str] = []
+    _encode(content, parts.append)
+    return "".join(parts).encode()
+
+
+def _encode(value: Any, out) -> None:
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        out("{")
+        for i, (k, v) in enumerate(value.items()):
+            out(("," if i else "") + json.dumps(k) + ":")
+            _encode(v, out)
+        out("}")
+    elif isinstance(value, list) and value and isinstance(value[0], list | dict):
+        out("[")
+        for i, v in enumerate(value):
+            if i:
+                out(",")
+            _encode(v, out)
+        out("]")
+    else:
+        out(json.dumps(value, allow_nan=False, separators=(",", ":")))
 
 
 def finite(x: float | None) -> float | None:

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # a CSP host or scheme source: `*`, `https:`, `https://*.example.edu:8443/path`
@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     # seconds a compute response may be cached by browsers and proxies (it is a pure
     # function of its query)
     cache_max_age: int = 3600
+    # the largest estimated cost of one request, in units of about one multiply-add of a
+    # matrix product (server/limits.py); the default admits every query the bounds allow
+    cost_budget: float = Field(3e11, gt=0)
+    # computations at once per process (one per core), and how many more may wait for one;
+    # a request beyond that gets a 503 with Retry-After
+    max_concurrent: int = Field(2, ge=1)
+    max_queue: int = Field(64, ge=0)
+    # the in-process cache of results and response bodies, in bytes
+    cache_bytes: int = Field(64 * 2**20, ge=0)
     # compress responses of 1 kB and more (off only in tests that inspect template context,
     # which Starlette's gzip middleware does not pass through)
     gzip: bool = True

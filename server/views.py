@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .compute import affordable
 from .controls import Control, control, lenient
 from .settings import get_settings
 
@@ -96,12 +97,13 @@ def base_url(request) -> str:
     return get_settings().public_url.rstrip("/") or str(request.base_url).rstrip("/")
 
 
-def oembed_url(request) -> str:
-    """The oEmbed discovery address of the page being served."""
+def oembed_url(request, query: str) -> str:
+    """The oEmbed discovery address of the page being served, for its canonical query
+    (defaults left out), so that equal views carry equal pages (and equal ETags)."""
     from urllib.parse import urlencode
 
     base = base_url(request)
-    page = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    page = base + request.url.path + (f"?{query}" if query else "")
     return f"{base}/oembed?" + urlencode({"url": page, "format": "json"})
 
 
@@ -126,7 +128,7 @@ def _pick(figures: list[dict], names: list[str]) -> tuple[list[dict], list[dict]
 def page_context(view: View, params: Mapping[str, str], embed: bool = False) -> dict[str, Any]:
     """What a view's page (or its embed) renders: the lenient query, its controls, figures."""
     view_params, embed_params = split_embed(params) if embed else (dict(params), {})
-    q, problems = lenient(view.query, view_params)
+    q, problems = affordable(*lenient(view.query, view_params))
     e, embed_problems = lenient(EmbedParams, embed_params)
     built = view.build(q)
     shown, figure_problems = _pick(built["figures"], e.names)
@@ -137,6 +139,9 @@ def page_context(view: View, params: Mapping[str, str], embed: bool = False) -> 
         "view": view,
         "query": q,
         "qs": q.query_string(),
+        "canonical_qs": "&".join(
+            part for part in (q.query_string(), e.query_string() if embed else "") if part
+        ),
         "embed": e if embed else None,
         "problems": problems + embed_problems + figure_problems,
         "main_controls": main,

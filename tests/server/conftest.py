@@ -1,10 +1,12 @@
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 
+from server import compute
 from server.app import create_app
-from server.settings import Settings
+from server.settings import Settings, get_settings
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +22,23 @@ def page_client():
         yield c
 
 
+@pytest.fixture
+def make_client():
+    """Clients of apps with settings of their own. create_app configures the process's cost
+    budget, computing slots and cache, so they are put back to the defaults afterwards."""
+    clients = []
+
+    def make(**settings) -> TestClient:
+        c = TestClient(create_app(Settings(**settings)))
+        clients.append(c.__enter__())
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+    compute.configure(get_settings())
+
+
 def strict_json(text: str):
     """Parse JSON refusing NaN and Infinity, which JSON does not have."""
 
@@ -27,3 +46,11 @@ def strict_json(text: str):
         raise AssertionError(f"non-finite number {token} in JSON")
 
     return json.loads(text, parse_constant=refuse)
+
+
+def until(condition, timeout: float = 10.0) -> None:
+    """Wait for another thread to bring condition() about."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)

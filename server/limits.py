@@ -1,0 +1,233 @@
+"""What a request may cost, and how many computations run at once.
+
+Every compute request's cost is estimated from its validated query before any work is done,
+in units of about one multiply-add of a matrix product (0.2 to 0.4 ns each on the benchmark
+machine), and a request over ``Settings.cost_budget`` is refused with a 422 that names the
+formula, the estimate and the budget. The default budget admits every query the bounds allow,
+so the budget is an operator's knob.
+
+A ``Limiter`` lets at most ``max_concurrent`` computations run in a process at once and at
+most ``max_queue`` more wait for a slot; one more is refused with a 503 and Retry-After.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from functools import singledispatch
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from pydantic import BaseModel
+
+from engine.problem import GATE_ROWS
+
+from .errors import error_item, error_response
+from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
+from .serialize import JSONResponse
+
+# A time step of the engine's loops costs a few dozen NumPy calls whatever the size: at
+# small sizes that, not the matrix products, is the work (about 30 us a step, here).
+STEP = 2**17
+GRID_POINT = 2**11  # one point of the cliff's (w, b) grid for one time step (vectorised)
+RETRY_AFTER = 2  # seconds a refused request is asked to wait
+LIGHT_THREADS = 40  # worker threads besides the computations and their queue (pages, posts)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An estimate: its value, the formula that gave it (in field names and with the numbers
+    put in), and the fields it grows with (the first is the one a refusal names)."""
+
+    value: float
+    formula: str
+    numbers: str
+    fields: tuple[str, ...]
+
+    def error(self, budget: float) -> dict:
+        message = (
+            f"{self.formula} = {self.numbers} = {self.value:.3g} exceeds the budget of "
+            f"{budget:.3g} cost units; reduce {' or '.join(self.fields)}"
+        )
+        limit = {"budget": budget, "cost": self.value}
+        return error_item(self.fields[0], message, "cost_budget", limit)
+
+
+def _state_size(cell: str, n: int) -> int:
+    return 2 * n if cell == "lstm" else n  # the LSTM's state is the pair (h, c)
+
+
+@singledispatch
+def estimate(q: BaseModel) -> Cost:
+    raise TypeError(f"no cost estimate for {type(q).__name__}")
+
+
+@estimate.register
+def _(q: GradientFlowQuery) -> Cost:
+    size = "(2*hidden_size)" if q.cell == "lstm" else "hidden_size"
+    s = _state_size(q.cell, q.hidden_size)
+    cost = Cost(
+        float(q.seq_len * (2 * STEP + s**3)),
+        f"seq_len * (2*STEP + {size}^3)",
+        f"{q.seq_len} * (2*{STEP} + {s}^3)",
+        ("seq_len", "hidden_size"),
+    )
+    if q.truncation == 0 and q.keep_prob == 1:
+        return cost
+    # truncation: one pass over the T terms of dL/dW_hh (G n x n each, G gate blocks), and
+    # one more per randomized draw
+    g, n = GATE_ROWS[q.cell], q.hidden_size
+    passes, words = (1 + q.draws, "(1 + draws)") if q.keep_prob < 1 else (1, "1")
+    return Cost(
+        cost.value + float(2 * passes * q.seq_len * g * n**2),
+        f"{cost.formula} + 2*{words}*seq_len*{g}*hidden_size^2",
+        f"{cost.numbers} + 2*{passes}*{q.seq_len}*{g}*{n}^2",
+        ("seq_len", "hidden_size", "draws"),
+    )
+
+
+@estimate.register
+def _(q: CompareQuery) -> Cost:
+    n, s = q.hidden_size, _state_size("lstm", q.hidden_size)
+    return Cost(  # the three cells' profiles, each as the gradient flow's
+        float(q.seq_len * (6 * STEP + 2 * n**3 + s**3)),
+        "seq_len * (6*STEP + 2*hidden_size^3 + (2*hidden_size)^3)",
+        f"{q.seq_len} * (6*{STEP} + 2*{n}^3 + {s}^3)",
+        ("seq_len", "hidden_size"),
+    )
+
+
+@estimate.register
+def _(q: CliffQuery) -> Cost:
+    return Cost(  # the grid, and three descents of `steps` gradients each
+        float(q.seq_len * (GRID_POINT * q.resolution**2 + 3 * q.steps * STEP)),
+        f"seq_len * ({GRID_POINT}*resolution^2 + 3*steps*STEP)",
+        f"{q.seq_len} * ({GRID_POINT}*{q.resolution}^2 + 3*{q.steps}*{STEP})",
+        ("seq_len", "resolution", "steps"),
+    )
+
+
+@estimate.register
+def _(q: EigenQuery) -> Cost:
+    from engine.eigen import EigenConfig
+
+    n = EigenConfig(**q.eigen_fields()).size  # hidden_size, or the blocks' size
+    return Cost(  # a product and an SVD per distance
+        float((q.seq_len + 1) * (STEP + 4 * n**3)),
+        "(seq_len + 1) * (STEP + 4*n^3)",
+        f"{q.seq_len + 1} * ({STEP} + 4*{n}^3)",
+        ("seq_len", "hidden_size") if q.matrix != "eigenvalues" else ("seq_len",),
+    )
+
+
+class OverBudget(Exception):
+    """A request whose estimated cost exceeds the budget: a 422 naming it."""
+
+    def __init__(self, item: dict):
+        super().__init__(item["message"])
+        self.item = item
+
+
+def check_budget(q: BaseModel, budget: float) -> None:
+    cost = estimate(q)
+    if cost.value > budget:
+        raise OverBudget(cost.error(budget))
+
+
+def affordable(q: BaseModel, problems: list[dict], budget: float):
+    """A page's query within the budget: over it, the fields the cost grows with fall back to
+    their defaults (all fields, if that is not enough) and the refusal joins the problems the
+    page shows. Only when even the defaults are over the budget is the page refused."""
+    cost = estimate(q)
+    if cost.value <= budget:
+        return q, problems
+    model = type(q)
+    kept = q.model_dump(exclude=set(cost.fields))
+    for fallback in (kept, {}):
+        try:
+            candidate = model.model_validate(fallback)
+        except ValueError:  # a cross-field check that held with the old values
+            continue
+        if estimate(candidate).value <= budget:
+            return candidate, [*problems, cost.error(budget)]
+    raise OverBudget(cost.error(budget))
+
+
+class Busy(Exception):
+    """Every computing slot taken and the queue full: a 503 with Retry-After."""
+
+    def __init__(self, limiter: Limiter):
+        self.limit = {"max_concurrent": limiter.max_concurrent, "max_queue": limiter.max_queue}
+        super().__init__(
+            f"the server is busy: {limiter.max_concurrent} computations are running and "
+            f"{limiter.max_queue} waiting; retry after {RETRY_AFTER} s"
+        )
+
+
+class Limiter:
+    """At most ``max_concurrent`` holders of a slot at once, at most ``max_queue`` waiting.
+
+    ``slot()`` is re-entrant in a thread: a computation that needs another (a response body
+    that needs a result) holds one slot, not two.
+    """
+
+    def __init__(self, max_concurrent: int, max_queue: int):
+        self.max_concurrent, self.max_queue = max_concurrent, max_queue
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._lock = threading.Lock()
+        self._admitted = 0  # running + waiting
+        self._held = threading.local()
+
+    @property
+    def admitted(self) -> int:
+        return self._admitted
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if getattr(self._held, "depth", 0):
+            self._held.depth += 1
+            try:
+                yield
+            finally:
+                self._held.depth -= 1
+            return
+        with self._lock:
+            if self._admitted >= self.max_concurrent + self.max_queue:
+                raise Busy(self)
+            self._admitted += 1
+        try:
+            with self._slots:
+                self._held.depth = 1
+                try:
+                    yield
+                finally:
+                    self._held.depth = 0
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+
+async def _over_budget(request: Request, exc: OverBudget) -> JSONResponse:
+    return error_response(422, [exc.item])
+
+
+async def _busy(request: Request, exc: Busy) -> JSONResponse:
+    item = error_item("request", str(exc), "busy", exc.limit)
+    return error_response(503, [item], headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(OverBudget, _over_budget)
+    app.add_exception_handler(Busy, _busy)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Enough worker threads for every computation and every waiting one, and more: so the
+    computing queue, not the thread pool, decides who waits (and who gets a 503)."""
+    s = app.state.settings
+    threads = anyio.to_thread.current_default_thread_limiter()
+    threads.total_tokens = max(threads.total_tokens, s.max_concurrent + s.max_queue + LIGHT_THREADS)
+    yield

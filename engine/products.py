@@ -6,29 +6,32 @@ the Frobenius norm (l = 0 is the identity). Only the running product is held in
 memory, renormalised at every step, so ``3**1000`` or ``0.1**1000`` stay finite
 in log10 form.
 
-The spectral norm of each running product P is found by Lanczos on ``P P^T``
-(with full reorthogonalisation), started from the previous product's top left
-singular vector: appending factors on the right leaves the left singular vectors
-of the product nearly unchanged, so a few matrix-vector products usually do. The
-certificate: for the top Ritz pair (theta, u), ``r = P P^T u - theta u`` and some
-eigenvalue of ``P P^T`` lies within ``||r||`` of ``theta``. A step is accepted
-when ``||r|| <= rtol * theta``, so that singular value is within ``rtol / 2``
-relative (rtol = 1e-9). If a step does not certify within ``max_iter`` Lanczos
-steps it falls back to an exact eigenvalue of ``P P^T`` (``_gram_sigma_max``).
-Products whose top singular values stay clustered (an orthogonal W_hh with a
-slope near 1) take ~20 Lanczos steps and fall back on about one step in a
-hundred: still exact, but about twice as slow as dense Gaussian factors.
+The spectral norm of each running product P is found by Lanczos on A = P P^T (full
+reorthogonalisation, two passes), started from the previous product's top left singular
+vector: appending factors on the right leaves the left singular vectors of the product
+nearly unchanged, so a few matrix-vector products usually do. The value reported is the
+top Ritz value theta, which never exceeds lambda_max(A) (Rayleigh-Ritz); what needs a proof
+is the upper bound lambda_max(A) <= theta (1 + 2 rtol), i.e. sigma within rtol = 1e-9.
+A residual alone does not give it: it places *some* eigenvalue near theta, and a start
+vector blind to the top direction spans a Krylov space that never sees it.
 
-The running product is written into two alternating preallocated buffers, so the
-steps allocate no n x n arrays.
+The proof (``_gap_bound``): in the basis (top Ritz vector, the other Ritz vectors, the
+complement of the Krylov space) A has the residual couplings the Lanczos recurrence gives,
+and its block on the complement is positive semidefinite with trace at most
+``||P||_F^2 - trace(tridiagonal)`` -- the one global fact we have for free. The norm of the
+block matrix of norms then bounds lambda_max(A); when the top Ritz value is separated from
+the rest of the mass this bound is theta + residual^2 / gap, so a residual of ~1e-5 theta
+already proves 1e-9. When the mass is spread over many directions (the first steps of a
+product, an orthogonal W_hh whose products have nearly equal singular values) no Krylov
+space of a few vectors can exclude a hidden larger eigenvalue; there the Lanczos runs
+until its value converges and ``_gram_check`` proves it with a Cholesky factorisation of
+mu I - A (about three bare products at n = 256), or, if that fails, replaces it by A's
+exact largest eigenvalue. Rounding slacks are part of both bounds.
 
-That the certified value is the *largest* one rests on the warm start: the start
-vector tracks the top direction, which moves continuously for dense factors, and
-the Krylov space reaches every direction the start vector touches. Factors with
-exactly invariant coordinate subspaces (diagonal ones) could hide a new top
-direction, so callers with diagonal factors use ``diagonal_norm_profile``, which
-is exact in closed form, and small sizes (``size <= EXACT_MAX_SIZE``, where an SVD
-per step is cheap) use exact SVDs.
+The running product is written into two alternating preallocated buffers, and its columns
+are scaled in place, so the steps allocate no n x n arrays. Diagonal factors (exactly
+invariant coordinate subspaces) use ``diagonal_norm_profile``, exact in closed form, and
+small sizes (``size <= EXACT_MAX_SIZE``, where an SVD per step is cheap) use exact SVDs.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_RTOL = 1e-9  # on sigma^2, so sigma is within 5e-10 relative
-_MAX_ITER = 60  # ~18 us a Lanczos step at n = 256, against ~2.5 ms for the exact fallback
+_RTOL = 1e-9  # relative, on sigma (2e-9 on sigma^2)
+_MAX_ITER = 60  # ~18 us a Lanczos step at n = 256, against ~1.2 ms for a Gram check
+_ROUNDING = 4.0 * np.finfo(float).eps  # per term of a length-n sum, for the rounding slacks
+_INVARIANT = 1e-26  # (beta / ||A q||)^2 below which the Krylov space is invariant to rounding
 EXACT_MAX_SIZE = 64
 try:  # the ufunc behind np.linalg.eigh, see _eigh
     from numpy.linalg._umath_linalg import eigh_lo as _EIGH_LO
@@ -54,12 +59,16 @@ class NormProfile:
     """log10 norms of the running products, l = 0..L.
 
     spectral, frobenius : (L + 1,) float, -inf where the product is exactly zero.
-    svd_fallbacks : number of steps that needed an exact SVD (diagnostics).
+    svd_fallbacks : number of steps whose spectral norm is an exact eigenvalue computation
+        (the certified path could not prove its Lanczos value; diagnostics).
+    gram_checks : number of steps proved by a Cholesky factorisation of a Gram matrix
+        rather than by the Lanczos gap bound alone (diagnostics).
     """
 
     spectral: np.ndarray
     frobenius: np.ndarray
     svd_fallbacks: int
+    gram_checks: int = 0
 
 
 def _frobenius(m: np.ndarray) -> float:
@@ -77,17 +86,6 @@ def _exact_sigma_max(p: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:  # gesdd rarely fails to converge; eigh on p p^T does not
         gram = p @ np.swapaxes(p, -1, -2)
         return np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[..., -1], 0.0))
-
-
-def _gram_sigma_max(p: np.ndarray) -> float:
-    """sigma_max of p from the largest eigenvalue of p p^T, half the time of an SVD at n = 256.
-
-    Exact to rounding: fl(p p^T) is within ~n eps ||p||_F^2 <= n^2 eps sigma_max^2 of p p^T
-    (under 1e-11 relative at n = 256) and eigvalsh is backward stable, so sigma_max is off by
-    far less than the 1e-9 the certified steps guarantee. A non-square p uses its smaller side.
-    """
-    gram = p @ p.T if p.shape[0] <= p.shape[1] else p.T @ p
-    return float(np.sqrt(max(np.linalg.eigvalsh(gram)[-1], 0.0)))
 
 
 def _top_left_vector(p: np.ndarray) -> tuple[np.ndarray, float]:
@@ -112,6 +110,7 @@ class NormSeries:
         self.spectral: list[float] = []
         self.frobenius: list[float] = []
         self.fallbacks = 0
+        self.gram_checks = 0
         self._u: np.ndarray | None = None
         self._pending: list[tuple[int, np.ndarray]] = []
 
@@ -145,10 +144,11 @@ class NormSeries:
         if self._u is None:  # the first matrix: start the warm chain from an exact vector
             self._u, sigma = _top_left_vector(m)
         else:
-            sigma, self._u, ok = _certified_top(m, self._u)
-            if not ok:
-                self.fallbacks += 1
-                sigma = _gram_sigma_max(m)
+            sigma, self._u, proven = _certified_top(m, self._u, fro * fro)
+            if not proven:
+                sigma, proven = _gram_check(m, sigma, fro * fro)
+                self.gram_checks += 1
+                self.fallbacks += not proven
         self.spectral.append(log_scale + np.log10(sigma))
 
     def _flush(self) -> None:
@@ -160,7 +160,9 @@ class NormSeries:
 
     def result(self) -> NormProfile:
         self._flush()
-        return NormProfile(np.array(self.spectral), np.array(self.frobenius), self.fallbacks)
+        return NormProfile(
+            np.array(self.spectral), np.array(self.frobenius), self.fallbacks, self.gram_checks
+        )
 
 
 @dataclass(frozen=True)
@@ -234,37 +236,37 @@ class _Buffers:
     """Preallocated arrays for p diag(c) w, so the steps allocate no n x n arrays.
 
     Allocating the result of every product costs about a quarter of the product itself at
-    n = 256 (fresh pages each time). Results alternate between two arrays, so the
-    returned product never aliases its input p; it is overwritten two steps later, which
-    is why NormSeries copies a mantissa it keeps.
+    n = 256 (fresh pages each time), and a separate array for p diag(c) another sixth
+    (memory traffic), so p's columns are scaled in place: p is the running product, which
+    product_norm_profile owns and no longer needs. Results alternate between two arrays,
+    so the returned product never aliases its input p; it is overwritten two steps later,
+    which is why NormSeries copies a mantissa it keeps.
     """
 
     def __init__(self) -> None:
-        self.scaled: np.ndarray | None = None
         self.out: list[np.ndarray] = []
 
     def product(self, p: np.ndarray, c: np.ndarray, w: np.ndarray) -> np.ndarray:
         shape = (p.shape[0], w.shape[1])
-        if self.scaled is None or self.scaled.shape != p.shape or self.out[0].shape != shape:
-            self.scaled = np.empty(p.shape)
+        if not self.out or self.out[0].shape != shape:
             self.out = [np.empty(shape), np.empty(shape)]
-        np.multiply(p, c, out=self.scaled)
+        np.multiply(p, c, out=p)
         out = self.out[1] if p is self.out[0] else self.out[0]
-        return np.matmul(self.scaled, w, out=out)
+        return np.matmul(p, w, out=out)
 
 
 def _shift(view: tuple[np.ndarray, float], log_scale: float) -> tuple[np.ndarray, float]:
     return view[0], view[1] + log_scale
 
 
-def _certified_top(p: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, bool]:
-    """Lanczos on A = p p^T from the vector u : (n,).
+def _certified_top(p: np.ndarray, u: np.ndarray, fro2: float) -> tuple[float, np.ndarray, bool]:
+    """Lanczos on A = p p^T from the vector u : (n,); fro2 = ||p||_F^2 = trace(A).
 
-    Returns (sigma_max, top Ritz vector, certified). The basis is held as rows, so every
-    vector is contiguous and the matrix-vector products write into preallocated buffers;
-    the Ritz vector is formed only once, at the end. A step costs two matrix-vector
-    products with p and a handful of small operations (the per-call overhead of NumPy
-    is a third of a step at n = 256, so the loop keeps the calls few).
+    Returns (sigma, top Ritz vector, proven). sigma = sqrt(theta) for the top Ritz value
+    theta, never above sigma_max (Rayleigh-Ritz). proven means sigma_max <= sigma (1 + rtol)
+    is proved by ``_gap_bound``; otherwise the Ritz value has (probably) converged and the
+    caller proves it or computes an exact value. The basis is held as rows, so every
+    vector is contiguous and the matrix-vector products write into preallocated buffers.
     """
     n = u.size
     steps = min(_MAX_ITER, n)
@@ -274,6 +276,8 @@ def _certified_top(p: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, boo
     pt = p.T
     z = np.empty(p.shape[1])
     w = np.empty(n)
+    captured = 0.0  # trace of the tridiagonal: the part of trace(A) inside the Krylov space
+    slack = _ROUNDING * n * fro2
     y = None
     for j in range(steps):
         np.dot(pt, basis[j], out=z)
@@ -282,27 +286,80 @@ def _certified_top(p: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, boo
         before = w @ w
         c = known @ w  # c[j] = q_j . A q_j = alpha_j
         w -= c @ known  # the three-term recurrence and full reorthogonalisation at once
-        beta2 = w @ w
-        beta = math.sqrt(beta2)  # exact to ~eps ||A q_j||, plenty for the certificate below
+        w -= (known @ w) @ known  # a second pass ("twice is enough"): near convergence
+        beta2 = w @ w  # A q_j is nearly in the span and one pass leaves the basis skewed
+        beta = math.sqrt(beta2)
         tri[j, j] = c[j]
+        captured += c[j]
         if j == 0:  # the Rayleigh quotient of the warm start: no eigensolver needed
-            top, y_last = c[0], 1.0
+            top, y_last, second, rest = c[0], 1.0, None, 0.0
         else:
             theta, y = _eigh(tri[: j + 1, : j + 1])
-            top, y_last = theta[-1], y[-1, -1]
-        # ||A ritz - top ritz|| = beta_j |last entry of y| (the Lanczos residual identity)
-        if top > 0.0 and beta * abs(y_last) <= _RTOL * top:
-            return math.sqrt(top), _ritz(basis, j, y), True
-        if beta == 0.0 or j + 1 == steps:  # invariant subspace, or out of steps
-            break
-        if beta2 < 1e-6 * before:  # heavy cancellation: a second pass keeps the basis
-            w -= (known @ w) @ known  # orthonormal to ~1e-12 (DGKS, cheaper threshold)
-            beta = math.sqrt(w @ w)
-            if beta == 0.0:
+            top, y_last, second = theta[-1], y[-1, -1], theta[-2]
+            rest = beta * math.sqrt(max(1.0 - y_last * y_last, 0.0))  # ||y[-1, :-1]||
+        residual = beta * abs(y_last)  # ||A ritz - top ritz||, the Lanczos residual identity
+        if top > 0.0:
+            upper = _gap_bound(top, residual, second, rest, fro2 - captured + slack)
+            if upper + slack <= top * (1.0 + 2.0 * _RTOL):
+                return math.sqrt(top), _ritz(basis, j, y), True
+            if _converged(top, residual, second):
                 break
+        if beta2 <= _INVARIANT * before or j + 1 == steps:  # an invariant subspace (to
+            break  # rounding: beta, kept in the bounds, is then noise), or out of steps
         np.multiply(w, 1.0 / beta, out=basis[j + 1])
         tri[j, j + 1] = tri[j + 1, j] = beta
     return math.sqrt(max(top, 0.0)), _ritz(basis, j, y), False
+
+
+def _gap_bound(top: float, residual: float, second: float | None, rest: float, tail: float):
+    """An upper bound on lambda_max(A) from a Lanczos step (see the module docstring).
+
+    In the basis (top Ritz vector, other Ritz vectors, the Krylov space's complement) A is
+    [[top, e^T], [e, B]] with ||e|| = residual, and B is [[diag(other Ritz values), f^T],
+    [f, S]] with ||f|| = rest and S positive semidefinite with trace(S) <= tail. The norm of
+    a block matrix is at most that of the matrix of its blocks' norms, and ||S|| <= trace(S).
+    """
+    b = tail if second is None else _top_2x2(second, rest, tail)
+    return _top_2x2(top, residual, b)
+
+
+def _top_2x2(a: float, r: float, b: float) -> float:
+    """The larger eigenvalue of [[a, r], [r, b]]."""
+    half = 0.5 * (a - b)
+    return 0.5 * (a + b) + math.sqrt(half * half + r * r)
+
+
+def _converged(top: float, residual: float, second: float | None) -> bool:
+    """Whether the top Ritz value has (by the usual estimates) converged to well within
+    rtol: a residual below rtol, or a quadratic estimate residual^2 / gap below a quarter
+    of it. Only a stopping rule: ``_gram_check`` proves the value or replaces it."""
+    if residual <= _RTOL * top:
+        return True
+    return second is not None and residual * residual <= 0.25 * _RTOL * top * (top - second)
+
+
+def _gram_check(p: np.ndarray, sigma: float, fro2: float) -> tuple[float, bool]:
+    """sigma_max of p, exact to rtol: (sigma, True) when a Cholesky factorisation of
+    mu I - G (G the Gram matrix of p's smaller side, mu = sigma^2 (1 + 2 rtol) less the
+    rounding slack) proves sigma_max^2 < mu, else (the exact value from G's eigenvalues, False).
+
+    Rounding: fl(G) is within ~n eps ||p||_F^2 of G and a Cholesky factorisation that
+    completes is exact for a matrix within ~n eps trace(mu I - G) <= n^2 eps mu; the slack
+    covers both, so success proves sigma_max <= sigma (1 + rtol).
+    """
+    gram = p @ p.T if p.shape[0] <= p.shape[1] else p.T @ p
+    k = gram.shape[0]
+    theta = sigma * sigma
+    mu = theta * (1.0 + 2.0 * _RTOL) - _ROUNDING * k * (fro2 + k * theta)
+    np.negative(gram, out=gram)
+    gram.flat[:: k + 1] += mu  # mu I - G
+    if mu > 0.0:
+        try:
+            np.linalg.cholesky(gram)
+            return sigma, True
+        except np.linalg.LinAlgError:
+            pass
+    return math.sqrt(max(mu - np.linalg.eigvalsh(gram)[0], 0.0)), False
 
 
 def _eigh(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -64,21 +64,97 @@ def test_fallback_is_exact(monkeypatch):
 
 
 @pytest.mark.parametrize("shape", [(30, 30), (20, 35), (35, 20)])
-def test_gram_sigma_max_is_the_svd_value(shape):
+@pytest.mark.parametrize("relative", [0.0, 1e-12, 1e-6])
+def test_gram_check_proves_a_value_at_or_just_below_sigma_max(shape, relative):
+    """A value within rtol below sigma_max is proved; one further below is replaced by the
+    exact value (the largest eigenvalue of the smaller Gram matrix)."""
     p = np.random.default_rng(11).standard_normal(shape)
-    assert products._gram_sigma_max(p) == pytest.approx(np.linalg.norm(p, 2), rel=1e-13)
+    sigma_max = np.linalg.norm(p, 2)
+    sigma, proven = products._gram_check(p, sigma_max * (1 - relative), np.sum(p * p))
+    assert proven == (relative < 1e-9)
+    assert sigma == pytest.approx(sigma_max, rel=1e-9 if proven else 1e-13)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_certified_top_against_svd(seed):
-    """The certificate holds: sigma within 5e-10 of the SVD's, from a rough start vector."""
+def test_certified_top_proves_a_separated_top_against_svd(seed):
+    """With the top singular value holding most of the Frobenius mass (as in long products)
+    the trace bound proves the Lanczos value: within 1e-9 of the SVD's, from a rough start."""
     rng = np.random.default_rng(seed)
-    p = rng.standard_normal((60, 60))
+    p = rng.standard_normal((60, 60)) + 8.0 * np.outer(rng.standard_normal(60), np.ones(60))
     u = np.linalg.svd(p)[0][:, 0] + 0.1 * rng.standard_normal(60)
-    sigma, ritz, ok = products._certified_top(p, u)
-    assert ok
-    assert sigma == pytest.approx(np.linalg.norm(p, 2), rel=5e-10)
+    sigma, ritz, proven = products._certified_top(p, u, np.sum(p * p))
+    assert proven
+    assert sigma == pytest.approx(np.linalg.norm(p, 2), rel=1e-9)
+    assert sigma <= np.linalg.norm(p, 2) * (1 + 1e-14)  # a Ritz value never exceeds sigma_max
     assert np.linalg.norm(ritz) == pytest.approx(1.0, rel=1e-9)
+
+
+def _with_singular_values(s, seed):
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((s.size, s.size)))
+    v, _ = np.linalg.qr(rng.standard_normal((s.size, s.size)))
+    return (u * s) @ v.T, u
+
+
+def test_a_start_blind_to_the_top_direction_is_not_proved():
+    """A start vector that is exactly the second singular vector spans an invariant Krylov
+    space: its residual is zero, so a residual certificate alone would accept sigma_2. The
+    trace bound cannot exclude a larger singular value, and the Gram check finds it."""
+    s = np.array([3.0, 2.0, 1.0, 0.5, 0.25, 0.1])
+    p, u = _with_singular_values(s, seed=1)
+    sigma, _, proven = products._certified_top(p, u[:, 1], np.sum(p * p))
+    assert not proven
+    assert sigma == pytest.approx(2.0, rel=1e-12)
+    exact, proven = products._gram_check(p, sigma, np.sum(p * p))
+    assert not proven
+    assert exact == pytest.approx(3.0, rel=1e-13)
+
+
+CLUSTERS = {
+    "tie": np.r_[2.0, 2.0, 2.0, np.linspace(1.0, 0.1, 37)],
+    "cluster": np.r_[1.0, 1.0 - 1e-10, 1.0 - 3e-9, 1.0 - 1e-6, np.full(36, 0.999)],
+    "flat": np.full(40, 1.0) - np.arange(40) * 1e-12,
+    "separated": np.r_[10.0, np.linspace(1.0, 1e-3, 39)],
+    "rank one": np.r_[1.0, np.zeros(39)],
+}
+
+
+@pytest.mark.parametrize("name", CLUSTERS)
+@pytest.mark.parametrize("scale", [1e-60, 1.0, 1e60])
+@pytest.mark.parametrize("start", ["top", "rough", "other"])
+def test_certified_path_against_svd_on_adversarial_spectra(name, scale, start):
+    """Ties, clusters closer than the tolerance, flat spectra, tiny and huge scales, warm
+    starts good, rough and blind: the proved or checked value is within 1e-9 of the SVD's."""
+    s = CLUSTERS[name] * scale
+    p, u = _with_singular_values(s, seed=5)
+    rng = np.random.default_rng(9)
+    vector = {
+        "top": u[:, 0],
+        "rough": u[:, 0] + 0.3 * rng.standard_normal(s.size),
+        "other": u[:, -1],
+    }[start]
+    fro2 = float(np.sum(p * p))
+    sigma, _, proven = products._certified_top(p, vector, fro2)
+    if not proven:
+        sigma, _ = products._gram_check(p, sigma, fro2)
+    assert sigma == pytest.approx(np.linalg.svd(p, compute_uv=False)[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("name", CLUSTERS)
+def test_profiles_of_adversarial_factors_against_svd(name):
+    """Whole profiles (T = 1 and longer) whose factors have clustered or tied singular
+    values, each product against np.linalg.svd."""
+    s = CLUSTERS[name]
+    rng = np.random.default_rng(4)
+    factors = [_with_singular_values(s, seed=k)[0] for k in range(12)]
+    for t_len in (1, 12):
+        prof = product_norm_profile(((f, 0.0) for f in factors[:t_len]), s.size, method="power")
+        prod, spec = np.eye(s.size), [0.0]
+        for f in factors[:t_len]:
+            prod = prod @ f
+            spec.append(np.log10(np.linalg.svd(prod, compute_uv=False)[0]))
+        np.testing.assert_allclose(prof.spectral, spec, rtol=0, atol=1e-9 / LN10)
+    assert rng is not None
 
 
 def test_frobenius_of_a_strided_block():

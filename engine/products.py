@@ -112,6 +112,7 @@ class NormSeries:
         self.fallbacks = 0
         self.gram_checks = 0
         self._u: np.ndarray | None = None
+        self._ws = _Workspace()
         self._pending: list[tuple[int, np.ndarray]] = []
 
     def add(
@@ -125,6 +126,8 @@ class NormSeries:
         """Append m * 10**log_scale. seed_warm_start=False keeps m (say the identity at l = 0,
         whose singular vectors say nothing) from seeding the warm start. fro : ||m||_F, when
         the caller has it already."""
+        if m is not None and not m.flags.c_contiguous:  # a block of the product: BLAS reads
+            m = self._ws.contiguous(m)  # a transposed strided view ~10x slower than a copy
         if fro is None:
             fro = 0.0 if m is None else _frobenius(m)
         if fro == 0.0:
@@ -144,12 +147,19 @@ class NormSeries:
         if self._u is None:  # the first matrix: start the warm chain from an exact vector
             self._u, sigma = _top_left_vector(m)
         else:
-            sigma, self._u, proven = _certified_top(m, self._u, fro * fro)
-            if not proven:
-                sigma, proven = _gram_check(m, sigma, fro * fro)
-                self.gram_checks += 1
-                self.fallbacks += not proven
+            sigma = self._top(m, fro * fro)
         self.spectral.append(log_scale + np.log10(sigma))
+
+    def _top(self, m: np.ndarray, fro2: float) -> float:
+        """sigma_max of m to rtol, warm-started from the previous top vector (see the module
+        docstring); updates the warm start."""
+        sigma, self._u, proven = _certified_top(m, self._u, fro2, ws=self._ws)
+        if proven:
+            return sigma
+        self.gram_checks += 1
+        sigma, proven = _gram_check(m, sigma, fro2)
+        self.fallbacks += not proven
+        return sigma
 
     def _flush(self) -> None:
         if self._pending:
@@ -259,42 +269,84 @@ def _shift(view: tuple[np.ndarray, float], log_scale: float) -> tuple[np.ndarray
     return view[0], view[1] + log_scale
 
 
-def _certified_top(p: np.ndarray, u: np.ndarray, fro2: float) -> tuple[float, np.ndarray, bool]:
+class _Workspace:
+    """Buffers for the Lanczos runs of one NormSeries, reused from step to step (allocating
+    the basis and the tridiagonal anew costs about a tenth of a short run at n = 256)."""
+
+    def __init__(self) -> None:
+        self.shape: tuple[int, int] | None = None
+        self.block: np.ndarray | None = None
+
+    def fit(self, n: int, m: int) -> _Workspace:
+        if self.shape != (n, m):
+            self.shape = (n, m)
+            steps = min(_MAX_ITER, n)
+            self.basis = np.empty((steps, n))
+            self.tri = np.zeros((steps, steps))
+            self.z = np.empty(m)
+            self.w = np.empty(n)
+        return self
+
+    def contiguous(self, m: np.ndarray) -> np.ndarray:
+        """m copied into a C-contiguous buffer of this workspace (overwritten by the next
+        call, so a caller that keeps it copies it, as NormSeries does for exact mode)."""
+        if self.block is None or self.block.shape != m.shape:
+            self.block = np.empty(m.shape)
+        np.copyto(self.block, m)
+        return self.block
+
+
+def _certified_top(
+    p: np.ndarray,
+    u: np.ndarray,
+    fro2: float,
+    *,
+    ws: _Workspace | None = None,
+) -> tuple[float, np.ndarray, bool]:
     """Lanczos on A = p p^T from the vector u : (n,); fro2 = ||p||_F^2 = trace(A).
 
     Returns (sigma, top Ritz vector, proven). sigma = sqrt(theta) for the top Ritz value
     theta, never above sigma_max (Rayleigh-Ritz). proven means sigma_max <= sigma (1 + rtol)
     is proved by ``_gap_bound``; otherwise the Ritz value has (probably) converged and the
-    caller proves it or computes an exact value. The basis is held as rows, so every
-    vector is contiguous and the matrix-vector products write into preallocated buffers.
+    caller proves it or computes an exact value. The basis is held as rows, so every vector
+    is contiguous and the matrix-vector products write into preallocated buffers (``ws``,
+    reused from step to step).
     """
-    n = u.size
+    n, m = p.shape
+    ws = (ws or _Workspace()).fit(n, m)
     steps = min(_MAX_ITER, n)
-    basis = np.empty((steps, n))
+    basis, tri, z, w = ws.basis, ws.tri, ws.z, ws.w
     np.multiply(u, 1.0 / math.sqrt(u @ u), out=basis[0])
-    tri = np.zeros((steps, steps))  # the Lanczos tridiagonal, filled as it grows
     pt = p.T
-    z = np.empty(p.shape[1])
-    w = np.empty(n)
     captured = 0.0  # trace of the tridiagonal: the part of trace(A) inside the Krylov space
     slack = _ROUNDING * n * fro2
     y = None
     for j in range(steps):
-        np.dot(pt, basis[j], out=z)
+        q = basis[j]
+        np.dot(pt, q, out=z)
         np.dot(p, z, out=w)
-        known = basis[: j + 1]
         before = w @ w
-        c = known @ w  # c[j] = q_j . A q_j = alpha_j
-        w -= c @ known  # the three-term recurrence and full reorthogonalisation at once
-        w -= (known @ w) @ known  # a second pass ("twice is enough"): near convergence
-        beta2 = w @ w  # A q_j is nearly in the span and one pass leaves the basis skewed
-        beta = math.sqrt(beta2)
-        tri[j, j] = c[j]
-        captured += c[j]
-        if j == 0:  # the Rayleigh quotient of the warm start: no eigensolver needed
-            top, y_last, second, rest = c[0], 1.0, None, 0.0
+        if j == 0:  # one vector: plain dot products instead of matrix ones
+            alpha = q @ w
+            w -= alpha * q
+            w -= (q @ w) * q  # the second pass ("twice is enough", see below)
         else:
-            theta, y = _eigh(tri[: j + 1, : j + 1])
+            known = basis[: j + 1]
+            c = known @ w  # c[j] = q_j . A q_j = alpha_j
+            w -= c @ known  # the three-term recurrence and full reorthogonalisation at once
+            w -= (known @ w) @ known  # a second pass: near convergence A q_j is nearly in
+            alpha = c[j]  # the span and one pass leaves the basis skewed
+        beta2 = w @ w
+        beta = math.sqrt(beta2)
+        tri[j, j] = alpha
+        captured += alpha
+        if j == 0:  # the Rayleigh quotient of the warm start: no eigensolver needed
+            top, y_last, second, rest = alpha, 1.0, None, 0.0
+        else:
+            if j == 1:
+                theta, y = _eigh_2x2(tri[0, 0], tri[0, 1], alpha)
+            else:
+                theta, y = _eigh(tri[: j + 1, : j + 1])
             top, y_last, second = theta[-1], y[-1, -1], theta[-2]
             rest = beta * math.sqrt(max(1.0 - y_last * y_last, 0.0))  # ||y[-1, :-1]||
         residual = beta * abs(y_last)  # ||A ritz - top ritz||, the Lanczos residual identity
@@ -309,6 +361,26 @@ def _certified_top(p: np.ndarray, u: np.ndarray, fro2: float) -> tuple[float, np
         np.multiply(w, 1.0 / beta, out=basis[j + 1])
         tri[j, j + 1] = tri[j + 1, j] = beta
     return math.sqrt(max(top, 0.0)), _ritz(basis, j, y), False
+
+
+def _eigh_2x2(a: float, b: float, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (ascending) and eigenvectors (columns) of [[a, b], [b, c]] in closed form,
+    as _eigh returns them (the second Lanczos step, without the eigensolver's call cost)."""
+    half = 0.5 * (a - c)
+    root = math.hypot(half, b)
+    mean = 0.5 * (a + c)
+    hi = mean + root
+    lo = mean - root
+    # top eigenvector: (b, hi - a) or (hi - c, b), whichever has the larger entries
+    if half >= 0.0:  # a >= c: hi - c = half + root >= root
+        x, yv = half + root, b
+    else:
+        x, yv = b, root - half  # hi - a = root - half > root
+    norm = math.hypot(x, yv)
+    if norm == 0.0:  # b = 0 and a = c: any basis
+        return np.array([lo, hi]), np.eye(2)
+    x, yv = x / norm, yv / norm
+    return np.array([lo, hi]), np.array([[-yv, x], [x, yv]])
 
 
 def _gap_bound(top: float, residual: float, second: float | None, rest: float, tail: float):

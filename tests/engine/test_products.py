@@ -53,9 +53,15 @@ def test_dense_then_structured_factors_do_not_alias():
 
 
 def test_fallback_is_exact(monkeypatch):
-    """With Lanczos cut to two steps almost every product falls back to the Gram-matrix
-    eigenvalue, which must still be exact."""
+    """With Lanczos cut to two steps, its gap bound disabled and every Cholesky check made to
+    fail, almost every product falls back to the Gram-matrix eigenvalue: still exact."""
+
+    def no_cholesky(a):
+        raise np.linalg.LinAlgError("disabled by the test")
+
     monkeypatch.setattr(products, "_MAX_ITER", 2)
+    monkeypatch.setattr(products, "_gap_bound", lambda *args: np.inf)
+    monkeypatch.setattr(products.np.linalg, "cholesky", no_cholesky)
     w, ds = _factors(40, 60, seed=7, orthogonal=True)
     prof = product_norm_profile((((d, w), 0.0) for d in ds), 40, method="power")
     assert prof.svd_fallbacks > 30
@@ -161,3 +167,29 @@ def test_frobenius_of_a_strided_block():
     m = np.random.default_rng(2).standard_normal((10, 10))
     assert products._frobenius(m[2:7, 1:9]) == pytest.approx(np.linalg.norm(m[2:7, 1:9]))
     assert products._frobenius(m) == pytest.approx(np.linalg.norm(m))
+
+
+@pytest.mark.parametrize(
+    "a, b, c",
+    [
+        (2.0, 0.5, 1.0),
+        (1.0, 0.5, 2.0),
+        (1.0, 0.0, 1.0),
+        (3.0, 0.0, 1.0),
+        (1.0, 0.0, 3.0),
+        (1.0, 1e-9, 1.0),
+        (1e-30, 1e-31, 5e-31),
+        (4.0, -2.0, 1.0),
+        (1.0, 1.0, 1.0),
+    ],
+)
+def test_closed_form_2x2_eigenpairs_match_eigh(a, b, c):
+    """The second Lanczos step's 2 x 2 eigenproblem in closed form, against np.linalg.eigh:
+    same ascending values, and a unit top vector that is an eigenvector."""
+    t = np.array([[a, b], [b, c]])
+    theta, y = products._eigh_2x2(a, b, c)
+    expected = np.linalg.eigh(t)[0]
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(theta, expected, rtol=0, atol=4e-16 * scale)
+    np.testing.assert_allclose(y.T @ y, np.eye(2), atol=1e-15)
+    np.testing.assert_allclose(t @ y, y * theta, rtol=0, atol=4e-16 * scale)

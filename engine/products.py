@@ -285,6 +285,8 @@ class _Workspace:
             self.tri = np.zeros((steps, steps))
             self.z = np.empty(m)
             self.w = np.empty(n)
+            self.tmp = np.empty(n)
+            self.c = np.empty(steps)
         return self
 
     def contiguous(self, m: np.ndarray) -> np.ndarray:
@@ -315,7 +317,7 @@ def _certified_top(
     n, m = p.shape
     ws = (ws or _Workspace()).fit(n, m)
     steps = min(_MAX_ITER, n)
-    basis, tri, z, w = ws.basis, ws.tri, ws.z, ws.w
+    basis, tri, z, w, tmp, cbuf = ws.basis, ws.tri, ws.z, ws.w, ws.tmp, ws.c
     np.multiply(u, 1.0 / math.sqrt(u @ u), out=basis[0])
     pt = p.T
     captured = 0.0  # trace of the tridiagonal: the part of trace(A) inside the Krylov space
@@ -332,11 +334,12 @@ def _certified_top(
             w -= (q @ w) * q  # the second pass ("twice is enough", see below)
         else:
             known = basis[: j + 1]
-            c = known @ w  # c[j] = q_j . A q_j = alpha_j
-            w -= c @ known  # the three-term recurrence and full reorthogonalisation at once
-            w -= (known @ w) @ known  # a second pass: near convergence A q_j is nearly in
-            alpha = c[j]  # the span and one pass leaves the basis skewed
-        beta2 = w @ w
+            c = np.dot(known, w, out=cbuf[: j + 1])  # c[j] = q_j . A q_j = alpha_j
+            alpha = c[j]
+            w -= np.dot(c, known, out=tmp)  # the three-term recurrence and full
+            np.dot(known, w, out=c)  # reorthogonalisation at once, then a second pass:
+            w -= np.dot(c, known, out=tmp)  # near convergence A q_j is nearly in the span
+        beta2 = w @ w  # and one pass leaves the basis skewed
         beta = math.sqrt(beta2)
         tri[j, j] = alpha
         captured += alpha

@@ -94,48 +94,80 @@ def gru_gate_activations(tr: GRUTrace) -> dict[str, np.ndarray]:
     return {k: v for k, v in tr.gates.items() if k != "n"}
 
 
-def _jacobian(p: GRUParams, tr: GRUTrace, t: int, w: np.ndarray, wrt_h: bool) -> np.ndarray:
-    """dh_t / d(h_{t-1} or x_t), with w the matching weights (weight_hh or weight_ih)."""
-    n = p.hidden_size
-    k = t - 1
-    hp = tr.h[k]
-    r, z = _SIG.forward(tr.a_r[k]), _SIG.forward(tr.a_z[k])
-    nn = np.tanh(tr.a_n[k])
-    dr = _SIG.derivative(tr.a_r[k])[:, None] * w[:n]
-    dz = _SIG.derivative(tr.a_z[k])[:, None] * w[n : 2 * n]
-    dtanh = _TANH.derivative(tr.a_n[k])[:, None]
+@dataclass(frozen=True)
+class _Slopes:
+    """Per-step vectors of the Jacobians, each (T, n), computed once for all steps.
+
+    With the gate rows of a weight matrix w = [w_r; w_z; w_n] (weight_hh for dh_t/dh_{t-1},
+    weight_ih for dh_t/dx_t), the PyTorch form's Jacobian is
+        diag(a) w_r + diag(b) w_z + diag(c) w_n  (+ diag(z) for h),
+    with a = (1 - z) tanh'(a_n) m sigma'(a_r), b = (h_{t-1} - n) sigma'(a_z) and
+    c = (1 - z) tanh'(a_n) (times r for h, whose w_n sits inside the reset). The lecture
+    form's is diag(g) W_hn diag(h_{t-1} sigma'(a_r)) w_r + diag(b) w_z + diag(g) W_hn diag(r)
+    (+ diag(1 - u) for h) or diag(g) w_n for x, with g = u tanh'(a_n), b = (n - h) sigma'(a_u).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+
+
+def _slopes(p: GRUParams, tr: GRUTrace) -> _Slopes:
+    hp, z, r, nn = tr.h[:-1], _SIG.forward(tr.a_z), _SIG.forward(tr.a_r), np.tanh(tr.a_n)
+    sr, sz, tn = _SIG.derivative(tr.a_r), _SIG.derivative(tr.a_z), _TANH.derivative(tr.a_n)
     if p.form == "pytorch":
-        # a_n = W_in x + b_in + r * (W_hn h + b_hn): through r, and through W_hn h (for h)
-        da_n = tr.m[k][:, None] * dr + (r[:, None] * w[2 * n :] if wrt_h else w[2 * n :])
-        jac = (1.0 - z)[:, None] * dtanh * da_n + (hp - nn)[:, None] * dz
+        c = (1.0 - z) * tn
+        return _Slopes(a=c * tr.m * sr, b=(hp - nn) * sz, c=c, r=r, z=z)
+    return _Slopes(a=hp * sr, b=(nn - hp) * sz, c=z * tn, r=r, z=z)
+
+
+def _jacobian(
+    p: GRUParams, s: _Slopes, k: int, w: np.ndarray, wrt_h: bool, out: np.ndarray | None = None
+) -> np.ndarray:
+    """dh_t / d(h_{t-1} or x_t) for t = k + 1, with w the matching weights (weight_hh or
+    weight_ih), from the step's row scalings (see _Slopes); written into out if given."""
+    n = p.hidden_size
+    out = np.empty((n, w.shape[1])) if out is None else out
+    if p.form == "pytorch":
+        np.multiply(w[:n], s.a[k][:, None], out=out)
+        out += s.b[k][:, None] * w[n : 2 * n]
+        out += (s.c[k] * s.r[k] if wrt_h else s.c[k])[:, None] * w[2 * n :]
         if wrt_h:
-            jac += np.diag(z)
-        return jac
-    # lecture: a_n = W_in x + b_in + W_hn (r * h) + b_hn
+            out.flat[:: n + 1] += s.z[k]
+        return out
+    # lecture: a_n = W_in x + b_in + W_hn (r * h) + b_hn, through r and (for h) through h
     w_hn = p.weight_hh[2 * n :]
-    da_n = w_hn @ (hp[:, None] * dr)
-    da_n += w_hn * r[None, :] if wrt_h else w[2 * n :]
-    jac = z[:, None] * dtanh * da_n + (nn - hp)[:, None] * dz
+    np.matmul(w_hn, s.a[k][:, None] * w[:n], out=out)
+    out += w_hn * s.r[k] if wrt_h else w[2 * n :]
+    out *= s.c[k][:, None]
+    out += s.b[k][:, None] * w[n : 2 * n]
     if wrt_h:
-        jac += np.diag(1.0 - z)
-    return jac
+        out.flat[:: n + 1] += 1.0 - s.z[k]
+    return out
 
 
 def gru_step_jacobian(p: GRUParams, tr: GRUTrace, t: int) -> np.ndarray:
     """dh_t / dh_{t-1} : (n, n)."""
-    return _jacobian(p, tr, t, p.weight_hh, wrt_h=True)
+    return _jacobian(p, _slopes(p, tr), t - 1, p.weight_hh, wrt_h=True)
 
 
 def gru_input_jacobian(p: GRUParams, tr: GRUTrace, t: int) -> np.ndarray:
     """dh_t / dx_t : (n, d)."""
-    return _jacobian(p, tr, t, p.weight_ih, wrt_h=False)
+    return _jacobian(p, _slopes(p, tr), t - 1, p.weight_ih, wrt_h=False)
 
 
 def gru_profiles(p: GRUParams, tr: GRUTrace, *, method: str = "auto") -> dict[str, NormProfile]:
     """``state``: dh_T/dh_{T-l}, l = 0..T;  ``input``: dh_T/dx_{T-l}, l = 0..T-1."""
     t_len, n = tr.a_r.shape[0], p.hidden_size
-    factors = ((gru_step_jacobian(p, tr, t), 0.0) for t in range(t_len, 0, -1))
-    views = {"input": View(lambda m, l: (m @ gru_input_jacobian(p, tr, t_len - l), 0.0), t_len - 1)}
+    s = _slopes(p, tr)
+    factors = ((_jacobian(p, s, t - 1, p.weight_hh, wrt_h=True), 0.0) for t in range(t_len, 0, -1))
+
+    def input_view(m: np.ndarray, l: int) -> tuple[np.ndarray, float]:
+        return m @ _jacobian(p, s, t_len - l - 1, p.weight_ih, wrt_h=False), 0.0
+
+    views = {"input": View(input_view, t_len - 1)}
     state, parts = product_norm_profile(factors, n, method=method, views=views)
     return {"state": state, **parts}
 

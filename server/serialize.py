@@ -37,11 +37,15 @@ def dumps(content: Any) -> bytes:
     return "".join(parts).encode()
 
 
+# one encoder for every piece: json.dumps with arguments builds a new JSONEncoder per call
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def _encode(value: Any, out) -> None:
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         out("{")
         for i, (k, v) in enumerate(value.items()):
-            out(("," if i else "") + json.dumps(k) + ":")
+            out(("," if i else "") + _ENCODER.encode(k) + ":")
             _encode(v, out)
         out("}")
     elif isinstance(value, list) and value and isinstance(value[0], list | dict):
@@ -52,7 +56,7 @@ def _encode(value: Any, out) -> None:
             _encode(v, out)
         out("]")
     else:
-        out(json.dumps(value, allow_nan=False, separators=(",", ":")))
+        out(_ENCODER.encode(value))
 
 
 def finite(x: float | None) -> float | None:

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .products import NormProfile, _exact_sigma_max, _frobenius
+from .products import NormProfile, _exact_sigma_max
 
 CHUNK = 64  # products per stack (at n = 64, 2 MB)
 
@@ -41,23 +41,26 @@ def diag_factor_profiles(
     view_spectral, view_frobenius = np.full(t_len, -np.inf), np.full(t_len, -np.inf)
     size = min(CHUNK, t_len + 1)
     stack = np.empty((size, n, n))
-    log_scales, norms = np.empty(size), np.empty(size)
-    scaled = np.empty((n, n))
+    flat = stack.reshape(size, n * n)  # the same memory, each product as one row
+    log_scales, norms = [0.0] * size, [0.0] * size
+    weights, scaled = np.empty(n), np.empty((n, n))
+    scales = scale.tolist()  # Python floats: the same arithmetic, without NumPy scalars
 
     def flush(first: int, k: int) -> None:
         """The norms of the products first..first+k-1, held in stack[:k], and of their views."""
         if k == 0:
             return
         rows = slice(first, first + k)
-        frobenius[rows] = log_scales[:k] + np.log10(norms[:k])
-        spectral[rows] = log_scales[:k] + np.log10(_exact_sigma_max(stack[:k]))
+        logs = np.array(log_scales[:k])
+        frobenius[rows] = logs + np.log10(norms[:k])
+        spectral[rows] = logs + np.log10(_exact_sigma_max(stack[:k]))
         k = min(k, t_len - first)  # views exist for l <= L - 1
         if b is None or k <= 0:
             return
         rows = slice(first, first + k)
-        views = np.matmul(stack[:k] * d[rows, None, :], b)
+        views = np.matmul(stack[:k], d[rows, :, None] * b)  # P_l (diag(d_l) B)
         view_norms = np.sqrt(np.einsum("kij,kij->k", views, views))
-        shift = log_scales[:k] + scale[rows]  # -inf where the next factor is zero
+        shift = logs[:k] + scale[rows]  # -inf where the next factor is zero
         nonzero = (view_norms > 0.0) & (shift > -np.inf)
         with np.errstate(divide="ignore"):
             view_frobenius[rows] = np.where(nonzero, shift + np.log10(view_norms), -np.inf)
@@ -69,21 +72,22 @@ def diag_factor_profiles(
     log_scale, inv_norm = 0.0, 1.0  # the product is 10**log_scale * its mantissa
     p = None
     for l in range(t_len + 1):
-        slot = stack[k]
         if l == 0:
-            slot[...] = np.eye(n)
-        elif scale[l - 1] == -np.inf:
+            stack[k] = np.eye(n)
+        elif scales[l - 1] == -math.inf:
             break  # a zero factor: the product is zero from here on
         else:  # as product_norm_profile: p diag(d) w with 1 / ||p||_F folded into d
-            log_scale += scale[l - 1] - math.log10(inv_norm)
-            np.multiply(p, d[l - 1] * inv_norm, out=scaled)
-            np.matmul(scaled, w, out=slot)
-        fro = _frobenius(slot)
+            log_scale += scales[l - 1] - math.log10(inv_norm)
+            np.multiply(d[l - 1], inv_norm, out=weights)
+            np.multiply(p, weights, out=scaled)
+            np.matmul(scaled, w, out=stack[k])
+        row = flat[k]
+        fro = math.sqrt(row @ row)  # products._frobenius
         if fro == 0.0:
             break
         inv_norm = 1.0 / fro
         log_scales[k], norms[k] = log_scale, fro
-        p, k = slot, k + 1
+        p, k = stack[k], k + 1
         if k == size:
             flush(first, k)
             first, k = first + k, 0

@@ -31,7 +31,7 @@ exact largest eigenvalue. Rounding slacks are part of both bounds.
 The running product is written into two alternating preallocated buffers, and its columns
 are scaled in place, so the steps allocate no n x n arrays. Diagonal factors (exactly
 invariant coordinate subspaces) use ``diagonal_norm_profile``, exact in closed form, and
-small sizes (``size <= EXACT_MAX_SIZE``, where an SVD per step is cheap) use exact SVDs.
+small sizes (``size <= EXACT_MAX_SIZE``, where an exact value per step is cheap) use exact values.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _top_left_vector(p: np.ndarray) -> tuple[np.ndarray, float]:
 class NormSeries:
     """log10 spectral and Frobenius norms of a sequence of matrices, appended one at a time.
 
-    Each matrix comes as a mantissa and a log10 scale. ``exact`` batches SVDs; ``power``
+    Each matrix comes as a mantissa and a log10 scale. ``exact`` batches exact values; ``power``
     runs the certified warm-started Lanczos (see the module docstring).
     """
 

@@ -67,6 +67,7 @@ def run_server(host: str, port: int, workers: int, access_log: bool = False) -> 
     for name in BLAS_THREADS:
         os.environ.setdefault(name, "1")
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     from . import workers as processes
@@ -77,7 +78,11 @@ def run_server(host: str, port: int, workers: int, access_log: bool = False) -> 
         return
     config = uvicorn.Config("server.app:app", workers=workers, **options)
     if processes.reuse_port_supported():
-        sockets = processes.listening_sockets(host, port, workers, config.backlog)
+        try:
+            sockets = processes.listening_sockets(host, port, workers, config.backlog)
+        except OSError as exc:  # as uvicorn reports a socket it cannot bind
+            print(f"bpttlab serve: {host}:{port}: {exc}", file=sys.stderr)
+            sys.exit(STARTUP_FAILURE)
         sys.exit(processes.run_workers(config, sockets))
     Multiprocess(config, sockets=[tcp_socket(config)]).run()
 

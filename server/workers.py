@@ -39,8 +39,14 @@ def reuse_port_supported() -> bool:
 def listening_sockets(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
     """count listening TCP sockets bound to (host, port) with SO_REUSEPORT; port 0 picks one
     free port for all. They are declared TCP (proto IPPROTO_TCP) so that asyncio sets
-    TCP_NODELAY on their connections (see server.cli.tcp_socket)."""
+    TCP_NODELAY on their connections (see server.cli.tcp_socket). OSError (address in use)
+    when something listens on the port already: with SO_REUSEPORT a second server of the
+    same user would otherwise join the group and take half of the connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port:  # a server already there would share the port (and the connections) silently
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))  # EADDRINUSE while anyone listens there
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):

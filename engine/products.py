@@ -81,7 +81,7 @@ def _frobenius(m: np.ndarray) -> float:
 
 def _exact_sigma_max(p: np.ndarray) -> np.ndarray:
     """sigma_max of p : (..., m, n), batched over leading axes: the square root of the largest
-    eigenvalue of the Gram matrix of p's smaller side, about a third cheaper than an SVD at
+    eigenvalue of the Gram matrix of p's smaller side, about a quarter cheaper than an SVD at
     n = 32. Each matrix is divided by its largest |entry| first, so the Gram matrix can
     neither overflow nor lose its top eigenvalue to underflow. Rounding moves that eigenvalue
     by at most ~k eps ||p||_F^2 <= k^2 eps sigma_max^2 (k the smaller side, at most

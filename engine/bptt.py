@@ -12,6 +12,7 @@ Every vector is carried as a mantissa and a log10 scale, so a gradient of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -121,18 +122,19 @@ def backward_pass(problem: Problem, trace: RNNTrace) -> BackwardPass:
     dh[0], dh_scale[0] = g, g_scale
     delta = np.zeros((t_len, n))  # mantissas of delta_t, row t - 1
     delta_scale = np.full(t_len, -np.inf)
-    log_dphi_top = np.max(log_dphi, axis=1)
+    tops = np.max(log_dphi, axis=1)
+    safe = np.where(tops > -np.inf, tops, 0.0)
+    weights = np.exp(log_dphi - safe[:, None])  # phi'(a_t) / its largest entry, row t - 1
+    top_log10 = (tops / _LN10).tolist()  # Python floats: the same sums, without NumPy scalars
+    w_hh_t = w_hh.T
     for t in range(t_len, 0, -1):
-        top = log_dphi_top[t - 1]
-        size = float(np.max(np.abs(g)))
-        if size == 0.0 or top == -np.inf:  # the gradient is exactly zero from here back
+        size = float(np.abs(g).max())
+        if size == 0.0 or top_log10[t - 1] == -math.inf:  # exactly zero from here back
             break
-        d = np.exp(log_dphi[t - 1] - top) * (g / size)
-        delta[t - 1] = d
-        delta_scale[t - 1] = g_scale + np.log10(size) + top / _LN10
-        g = w_hh.T @ d
-        g_scale = delta_scale[t - 1]
-        dh[t_len - t + 1], dh_scale[t_len - t + 1] = g, g_scale
+        d = np.multiply(weights[t - 1], g / size, out=delta[t - 1])
+        g_scale = delta_scale[t - 1] = g_scale + math.log10(size) + top_log10[t - 1]
+        g = np.dot(w_hh_t, d, out=dh[t_len - t + 1])
+        dh_scale[t_len - t + 1] = g_scale
     return BackwardPass(delta, delta_scale, dh, dh_scale)
 
 

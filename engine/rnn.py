@@ -14,7 +14,15 @@ import numpy as np
 
 from .init import RNNParams
 from .nonlinearity import Nonlinearity
-from .products import NormProfile, NormSeries, View, diagonal_norm_profile, product_norm_profile
+from .products import (
+    EXACT_MAX_SIZE,
+    NormProfile,
+    NormSeries,
+    View,
+    diagonal_norm_profile,
+    product_norm_profile,
+)
+from .stacked import diag_factor_profiles
 
 _LN10 = float(np.log(10.0))
 
@@ -59,18 +67,29 @@ def rnn_forward(
     scale = np.zeros(t_len + 1)
     states[0] = h0
     w_hh = params.weight_hh
-    for t in range(t_len):
+    if phi.homogeneous:
+        _rescaled_steps(w_hh, phi, drive, preact, states, scale)
+    else:  # a bounded phi (tanh, sigmoid): the states are never rescaled, scale stays 0
+        for t in range(t_len):
+            a = np.dot(w_hh, states[t], out=preact[t])
+            a += drive[t]
+            states[t + 1] = phi.forward(a)
+    return RNNTrace(
+        preact=preact, states=states, state_log10=scale, log_dphi=phi.log_derivative(preact)
+    )
+
+
+def _rescaled_steps(w_hh, phi, drive, preact, states, scale) -> None:
+    """The steps of rnn_forward for a homogeneous phi, into preact, states and scale."""
+    for t in range(len(preact)):
         shrink = 10.0 ** -scale[t] if scale[t] else 1.0
         preact[t] = drive[t] * shrink + w_hh @ states[t]
         states[t + 1] = phi.forward(preact[t])
         scale[t + 1] = scale[t]
         top = float(np.max(np.abs(states[t + 1])))
-        if phi.homogeneous and top > _RESCALE_ABOVE:
+        if top > _RESCALE_ABOVE:
             states[t + 1] /= top
             scale[t + 1] += np.log10(top)
-    return RNNTrace(
-        preact=preact, states=states, state_log10=scale, log_dphi=phi.log_derivative(preact)
-    )
 
 
 def scaled_step_jacobians(weight_hh: np.ndarray, log_dphi: np.ndarray) -> Iterator[tuple]:
@@ -97,6 +116,8 @@ def rnn_jacobian_profile(weight_hh: np.ndarray, log_dphi: np.ndarray, *, method:
     if _is_diagonal(weight_hh):
         return diagonal_norm_profile(_diagonal_logs(weight_hh, log_dphi))
     n = weight_hh.shape[0]
+    if _stacked(method, n):
+        return diag_factor_profiles(*_step_weights(log_dphi), weight_hh)[0]
     return product_norm_profile(scaled_step_jacobians(weight_hh, log_dphi), n, method=method)
 
 
@@ -131,6 +152,9 @@ def rnn_profiles(
                 series.add(np.exp(row - top)[:, None] * weight_ih, top / _LN10)
         return diagonal_norm_profile(logs), series.result()
 
+    if _stacked(method, n):
+        return diag_factor_profiles(*_step_weights(log_dphi), weight_hh, weight_ih)
+
     def input_view(p: np.ndarray, l: int) -> tuple[np.ndarray, float]:
         d, scale = input_jacobian(t_len - l)
         if d is None:
@@ -144,6 +168,23 @@ def rnn_profiles(
         views={"input": View(input_view, t_len - 1)},
     )
     return state, views["input"]
+
+
+def _stacked(method: str, n: int) -> bool:
+    """Whether the profile is exact at this size (see product_norm_profile's ``method``), and
+    so computed a stack of products at a time (engine.stacked), the same numbers."""
+    if method not in ("power", "exact", "auto"):
+        raise ValueError(f"unknown method {method!r}")
+    return method == "exact" or (method == "auto" and n <= EXACT_MAX_SIZE)
+
+
+def _step_weights(log_dphi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The factors J_T, ..., J_1 as scaled_step_jacobians gives them, as arrays: row weights
+    (T, n) exp(log phi' - top) and log10 scales (T,) top / ln 10, -inf for a zero step."""
+    rows = log_dphi[::-1]
+    tops = np.max(rows, axis=1)
+    safe = np.where(tops > -np.inf, tops, 0.0)  # a zero step's weights are not used
+    return np.exp(rows - safe[:, None]), tops / _LN10
 
 
 def _is_diagonal(w: np.ndarray) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -21,13 +22,21 @@ def sizeof(value: Any) -> int:
         return value.nbytes
     if isinstance(value, bytes | bytearray | str):
         return len(value)
-    if is_dataclass(value) and not isinstance(value, type):
-        return sum(sizeof(getattr(value, f.name)) for f in fields(value))
+    names = _dataclass_fields(type(value))
+    if names is not None:
+        return sum(sizeof(getattr(value, name)) for name in names)
     if isinstance(value, dict):
         return sum(sizeof(k) + sizeof(v) for k, v in value.items())
     if isinstance(value, list | tuple | set | frozenset):
         return sum(sizeof(v) for v in value)
     return _SMALL
+
+
+@functools.cache
+def _dataclass_fields(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type (None for other types), found once per type: a
+    result holds a few dozen dataclass instances, and fields() is slow."""
+    return tuple(f.name for f in fields(cls)) if is_dataclass(cls) else None
 
 
 class _Flight:

@@ -1,4 +1,4 @@
-"""``bpttlab serve [--host 127.0.0.1] [--port 8000] [--workers 1]`` and
+"""``bpttlab serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--access-log]`` and
 ``bpttlab export <view> --query "<query>" --out DIR [--max-mb 10]``."""
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument(
         "--workers", type=int, default=settings.workers, help="processes (default %(default)s)"
     )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: it costs CPU on every request)",
+    )
     from .static_export import MAX_BYTES
     from .views import VIEWS
 
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "export":
         sys.exit(_export(args))
     if args.command == "serve":
-        run_server(args.host, args.port, args.workers)
+        run_server(args.host, args.port, args.workers, args.access_log or settings.access_log)
 
 
 # One BLAS thread per computation: the server runs a computation per core already (and more
@@ -51,22 +56,34 @@ def main(argv: list[str] | None = None) -> None:
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def run_server(host: str, port: int, workers: int) -> None:
-    """uvicorn.run, except that with several workers the listening socket is declared TCP:
-    uvicorn binds it with proto 0, so asyncio leaves TCP_NODELAY off on its connections
-    (Kludex/uvicorn#3149) and every keep-alive response after the first waits ~40 ms for the
-    client's delayed ACK. The BLAS thread counts default to 1 (the environment may say else)."""
+def run_server(host: str, port: int, workers: int, access_log: bool = False) -> None:
+    """uvicorn.run, except that with several workers each has a listening socket of its own
+    on Linux (server/workers.py: the kernel spreads connections over them, where one shared
+    socket can leave every connection to one worker), and elsewhere the shared socket is
+    declared TCP: uvicorn binds it with proto 0, so asyncio leaves TCP_NODELAY off on its
+    connections (Kludex/uvicorn#3149) and every keep-alive response after the first waits
+    ~40 ms for the client's delayed ACK. The BLAS thread counts default to 1 (the environment
+    may say else). The access log (a line per request) is off unless asked for."""
     for name in BLAS_THREADS:
         os.environ.setdefault(name, "1")
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
+    from . import workers as processes
+
+    options = {"host": host, "port": port, "log_level": "info", "access_log": access_log}
     if workers == 1:
-        uvicorn.run("server.app:app", host=host, port=port, log_level="info")
+        uvicorn.run("server.app:app", **options)
         return
-    config = uvicorn.Config(
-        "server.app:app", host=host, port=port, workers=workers, log_level="info"
-    )
+    config = uvicorn.Config("server.app:app", workers=workers, **options)
+    if processes.reuse_port_supported():
+        try:
+            sockets = processes.listening_sockets(host, port, workers, config.backlog)
+        except OSError as exc:  # as uvicorn reports a socket it cannot bind
+            print(f"bpttlab serve: {host}:{port}: {exc}", file=sys.stderr)
+            sys.exit(STARTUP_FAILURE)
+        sys.exit(processes.run_workers(config, sockets))
     Multiprocess(config, sockets=[tcp_socket(config)]).run()
 
 

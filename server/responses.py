@@ -29,6 +29,10 @@ from .compute import check_cost, computed, runtime
 from .serialize import JSONResponse
 
 GZIP_MINIMUM = 1000  # as the app's GZipMiddleware: smaller bodies are sent as they are
+# zlib's fastest level: on the API's JSON (mostly the digits of floats) it is ~4 times as
+# fast as level 6 for a body ~4% larger (the default gradient flow: 0.07 against 0.3 ms,
+# 8.7 against 8.4 kB of 17 kB), and an uncached request pays for it
+GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Body:
     @classmethod
     def of(cls, content: bytes, media_type: str, headers: dict[str, str]) -> Body:
         small = len(content) < GZIP_MINIMUM
-        gzipped = None if small else gzip.compress(content, compresslevel=6, mtime=0)
+        gzipped = None if small else gzip.compress(content, compresslevel=GZIP_LEVEL, mtime=0)
         return cls(content, gzipped, strong_etag(content), media_type, tuple(headers.items()))
 
     def response(self, request: Request) -> Response:

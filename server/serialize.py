@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+import orjson
 from starlette.responses import JSONResponse as _StarletteJSON
 
 from engine import GradientFlowResult
@@ -29,19 +30,31 @@ class JSONResponse(_StarletteJSON):
 
 
 def dumps(content: Any) -> bytes:
-    """json.dumps(content, allow_nan=False, separators=(",", ":")), byte for byte, encoded
+    """json.dumps(content, allow_nan=False, separators=(",", ":")) value for value, encoded
     piece by piece (a row of a matrix at a time): one call over a 25 MB body would hold the
-    GIL for a second or more, and the server's event loop with it."""
+    GIL for a second or more, and the server's event loop with it.
+
+    Flat lists of numbers (the arrays, which are most of every body) are written by orjson,
+    about 15 times as fast as json (whose float repr is most of the cost of an uncached
+    default gradient flow's encoding: 0.36 ms against 0.10). The numbers are the same:
+    orjson also writes each float as the shortest string that reads back as that float;
+    only the spelling of an exponent may differ (``1e-7`` for json's ``1e-07``,
+    ``0.00001`` for ``1e-05``). Everything else is json's, byte for byte."""
     parts: list[str] = []
     _encode(content, parts.append)
     return "".join(parts).encode()
+
+
+# one encoder for every piece: json.dumps with arguments builds a new JSONEncoder per call
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_NUMBERS = (float, int, type(None))
 
 
 def _encode(value: Any, out) -> None:
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         out("{")
         for i, (k, v) in enumerate(value.items()):
-            out(("," if i else "") + json.dumps(k) + ":")
+            out(("," if i else "") + _ENCODER.encode(k) + ":")
             _encode(v, out)
         out("}")
     elif isinstance(value, list) and value and isinstance(value[0], list | dict):
@@ -51,8 +64,28 @@ def _encode(value: Any, out) -> None:
                 out(",")
             _encode(v, out)
         out("]")
+    elif type(value) is list and value and type(value[0]) in _NUMBERS:
+        out(_numbers(value) or _ENCODER.encode(value))
     else:
-        out(json.dumps(value, allow_nan=False, separators=(",", ":")))
+        out(_ENCODER.encode(value))
+
+
+def _numbers(value: list) -> str | None:
+    """A flat list of numbers and nulls, encoded by orjson; None for any other list (json
+    encodes it), and for one holding NaN or Infinity, which orjson would write as null: json
+    then refuses it."""
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, an unknown type
+        return None
+    if (
+        encoded.count(b"[") != 1  # nested lists (after the first element)
+        or b"{" in encoded
+        or b'"' in encoded  # strings: json escapes them its own way
+        or encoded.count(b"null") != value.count(None)  # NaN or Infinity written as null
+    ):
+        return None
+    return encoded.decode()
 
 
 def finite(x: float | None) -> float | None:

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # uvicorn's access log, a line per request (also `bpttlab serve --access-log`)
+    access_log: bool = False
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
     # seconds a compute response may be cached by browsers and proxies (it is a pure

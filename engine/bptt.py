@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .nonlinearity import slope_weights
+
 if TYPE_CHECKING:  # problem imports the cells, which import this module
     from .problem import Problem
     from .rnn import RNNTrace
 
-_LN10 = float(np.log(10.0))
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
@@ -122,10 +123,8 @@ def backward_pass(problem: Problem, trace: RNNTrace) -> BackwardPass:
     dh[0], dh_scale[0] = g, g_scale
     delta = np.zeros((t_len, n))  # mantissas of delta_t, row t - 1
     delta_scale = np.full(t_len, -np.inf)
-    tops = np.max(log_dphi, axis=1)
-    safe = np.where(tops > -np.inf, tops, 0.0)
-    weights = np.exp(log_dphi - safe[:, None])  # phi'(a_t) / its largest entry, row t - 1
-    top_log10 = (tops / _LN10).tolist()  # Python floats: the same sums, without NumPy scalars
+    weights, tops = slope_weights(log_dphi)  # phi'(a_t) = 10**tops[t - 1] weights[t - 1]
+    top_log10 = tops.tolist()  # Python floats: the same sums, without NumPy scalars
     w_hh_t = w_hh.T
     for t in range(t_len, 0, -1):
         size = float(np.abs(g).max())

@@ -87,14 +87,18 @@ def _exact_sigma_max(p: np.ndarray) -> np.ndarray:
     by at most ~k eps ||p||_F^2 <= k^2 eps sigma_max^2 (k the smaller side, at most
     EXACT_MAX_SIZE here): sigma_max within ~1e-13, relative."""
     top = np.max(np.abs(p), axis=(-2, -1), keepdims=True)
-    unit = p / np.where(top > 0.0, top, 1.0)
-    unit_t = np.swapaxes(unit, -1, -2)
-    gram = unit @ unit_t if p.shape[-2] <= p.shape[-1] else unit_t @ unit
+    gram = _smaller_gram(p / np.where(top > 0.0, top, 1.0))
     try:
         top_eig = np.linalg.eigvalsh(gram)[..., -1]
     except np.linalg.LinAlgError:  # syevd rarely fails to converge; then an SVD
         return np.linalg.svd(p, compute_uv=False)[..., 0]
     return np.sqrt(np.maximum(top_eig, 0.0)) * top[..., 0, 0]
+
+
+def _smaller_gram(p: np.ndarray) -> np.ndarray:
+    """The Gram matrix of p's smaller side (p p^T or p^T p), batched over leading axes."""
+    p_t = np.swapaxes(p, -1, -2)
+    return p @ p_t if p.shape[-2] <= p.shape[-1] else p_t @ p
 
 
 def _top_left_vector(p: np.ndarray) -> tuple[np.ndarray, float]:
@@ -431,7 +435,7 @@ def _gram_check(p: np.ndarray, sigma: float, fro2: float) -> tuple[float, bool]:
     completes is exact for a matrix within ~n eps trace(mu I - G) <= n^2 eps mu; the slack
     covers both, so success proves sigma_max <= sigma (1 + rtol).
     """
-    gram = p @ p.T if p.shape[0] <= p.shape[1] else p.T @ p
+    gram = _smaller_gram(p)
     k = gram.shape[0]
     theta = sigma * sigma
     mu = theta * (1.0 + 2.0 * _RTOL) - _ROUNDING * k * (fro2 + k * theta)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .init import RNNParams
-from .nonlinearity import Nonlinearity
+from .nonlinearity import Nonlinearity, slope_weights
 from .products import (
     EXACT_MAX_SIZE,
     NormProfile,
@@ -99,12 +99,9 @@ def scaled_step_jacobians(weight_hh: np.ndarray, log_dphi: np.ndarray) -> Iterat
     derivative far below float64's range is still exact relative to the others. A step
     whose derivative is zero everywhere yields (None, -inf).
     """
-    for row in log_dphi[::-1]:
-        top = float(np.max(row))
-        if top == -np.inf:
-            yield None, -np.inf
-            continue
-        yield (np.exp(row - top), weight_hh), top / _LN10
+    weights, tops = slope_weights(log_dphi)
+    for d, top in zip(weights[::-1], tops[::-1].tolist(), strict=True):
+        yield (None, -np.inf) if top == -np.inf else ((d, weight_hh), top)
 
 
 def rnn_jacobian_profile(weight_hh: np.ndarray, log_dphi: np.ndarray, *, method: str = "auto"):
@@ -117,7 +114,8 @@ def rnn_jacobian_profile(weight_hh: np.ndarray, log_dphi: np.ndarray, *, method:
         return diagonal_norm_profile(_diagonal_logs(weight_hh, log_dphi))
     n = weight_hh.shape[0]
     if _stacked(method, n):
-        return diag_factor_profiles(*_step_weights(log_dphi), weight_hh)[0]
+        weights, tops = slope_weights(log_dphi)
+        return diag_factor_profiles(weights[::-1], tops[::-1], weight_hh)[0]
     return product_norm_profile(scaled_step_jacobians(weight_hh, log_dphi), n, method=method)
 
 
@@ -129,14 +127,13 @@ def rnn_profiles(
     and B_t = diag(phi'(a_t)) W_ih : (n, d). Both from one pass over the products.
     """
     t_len, n = log_dphi.shape
-    tops = np.max(log_dphi, axis=1)
+    weights, tops = slope_weights(log_dphi)
 
     def input_jacobian(t: int) -> tuple[np.ndarray | None, float]:
-        """B_t as (row weights exp(log phi' - top), log10 scale top)."""
-        top = tops[t - 1]
-        if top == -np.inf:
+        """B_t as (row weights phi' / its largest, log10 of that largest)."""
+        if tops[t - 1] == -np.inf:
             return None, 0.0
-        return np.exp(log_dphi[t - 1] - top), top / _LN10
+        return weights[t - 1], float(tops[t - 1])
 
     if _is_diagonal(weight_hh):
         logs = _diagonal_logs(weight_hh, log_dphi)
@@ -153,7 +150,7 @@ def rnn_profiles(
         return diagonal_norm_profile(logs), series.result()
 
     if _stacked(method, n):
-        return diag_factor_profiles(*_step_weights(log_dphi), weight_hh, weight_ih)
+        return diag_factor_profiles(weights[::-1], tops[::-1], weight_hh, weight_ih)
 
     def input_view(p: np.ndarray, l: int) -> tuple[np.ndarray, float]:
         d, scale = input_jacobian(t_len - l)
@@ -176,15 +173,6 @@ def _stacked(method: str, n: int) -> bool:
     if method not in ("power", "exact", "auto"):
         raise ValueError(f"unknown method {method!r}")
     return method == "exact" or (method == "auto" and n <= EXACT_MAX_SIZE)
-
-
-def _step_weights(log_dphi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The factors J_T, ..., J_1 as scaled_step_jacobians gives them, as arrays: row weights
-    (T, n) exp(log phi' - top) and log10 scales (T,) top / ln 10, -inf for a zero step."""
-    rows = log_dphi[::-1]
-    tops = np.max(rows, axis=1)
-    safe = np.where(tops > -np.inf, tops, 0.0)  # a zero step's weights are not used
-    return np.exp(rows - safe[:, None]), tops / _LN10
 
 
 def _is_diagonal(w: np.ndarray) -> bool:

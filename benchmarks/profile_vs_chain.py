@@ -5,11 +5,19 @@ it stays finite without renormalising), the least any exact method must do. The
 profile also scales by diag(phi'), renormalises, and proves the spectral norm of
 every product to 1e-9 (the Lanczos gap bound, else a Cholesky check of the Gram matrix,
 else an exact eigenvalue). Target ratio: at most 1.3. Run: make bench
+
+Then, for the default configuration, what the proof costs and what it leaves: the running
+product with its Frobenius norm and no spectral norm at all (the engine's own product and
+norm code), and a what-if that stops each Lanczos run at the usual convergence estimate
+(residual^2 / Ritz gap below rtol) with no proof and no Cholesky check -- what an unproved
+iterative method would cost. The what-if is measured here only; the engine always proves.
 """
 
+import math
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +25,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import bare_chain, describe  # noqa: E402
 
-from engine import GradientFlowConfig, gradient_flow  # noqa: E402
+from engine import GradientFlowConfig, gradient_flow, products  # noqa: E402
 from engine.init import haar_orthogonal  # noqa: E402
 from engine.nonlinearity import get_nonlinearity  # noqa: E402
 from engine.problem import draw_problem  # noqa: E402
-from engine.rnn import rnn_forward, rnn_jacobian_profile  # noqa: E402
+from engine.rnn import rnn_forward, rnn_jacobian_profile, scaled_step_jacobians  # noqa: E402
 
 T, N, REPEATS = 1000, 256, 7
 CONFIGS = (
@@ -43,6 +51,60 @@ def timed_profile(weight_hh, log_dphi):
     start = time.perf_counter()
     prof = rnn_jacobian_profile(weight_hh, log_dphi)
     return time.perf_counter() - start, prof
+
+
+def timed_chain_and_frobenius(weight_hh, log_dphi) -> float:
+    """Seconds for the profile's running product (columns scaled by phi', renormalised) with
+    its Frobenius norm at every step, and no spectral norm: the floor under any proof."""
+    factors = list(scaled_step_jacobians(weight_hh, log_dphi))
+    buffers, p, inv_norm = products._Buffers(), np.eye(weight_hh.shape[0]), 1.0
+    start = time.perf_counter()
+    for (d, w), _ in factors:
+        p = buffers.product(p, d * inv_norm, w)
+        inv_norm = 1.0 / products._frobenius(p)
+    return time.perf_counter() - start
+
+
+@contextmanager
+def unproved():
+    """The what-if: a Lanczos run stops at the usual estimate and its value is taken as is."""
+    saved = products._converged, products._gram_check
+
+    def usual_estimate(top, residual, second):
+        return residual <= products._RTOL * top or (
+            second is not None and residual * residual <= products._RTOL * top * (top - second)
+        )
+
+    products._converged = usual_estimate
+    products._gram_check = lambda p, sigma, fro2: (sigma, True)
+    try:
+        yield
+    finally:
+        products._converged, products._gram_check = saved
+
+
+def floor(w: np.ndarray, weight_hh, log_dphi) -> None:
+    proved = rnn_jacobian_profile(weight_hh, log_dphi)
+    ratios = {"chain": [], "unproved": []}
+    for _ in range(REPEATS):
+        ratios["chain"].append(timed_chain_and_frobenius(weight_hh, log_dphi) / bare_chain(w, T))
+        chain = bare_chain(w, T)
+        with unproved():
+            t, prof = timed_profile(weight_hh, log_dphi)
+        ratios["unproved"].append(t / chain)
+    error = np.max(np.abs(prof.spectral - proved.spectral))
+    print(
+        f"  product and Frobenius norm only: ratio {statistics.median(ratios['chain']):.2f} "
+        f"({min(ratios['chain']):.2f}..{max(ratios['chain']):.2f})"
+    )
+    print(
+        f"  what-if, unproved (usual stopping rule, no Cholesky): ratio "
+        f"{statistics.median(ratios['unproved']):.2f} "
+        f"({min(ratios['unproved']):.2f}..{max(ratios['unproved']):.2f}), "
+        f"{prof.lanczos_steps / T:.2f} Lanczos steps per distance, "
+        f"largest |log10| difference from the proved profile {error:.1e} "
+        f"(relative {math.expm1(error * math.log(10)):.1e})"
+    )
 
 
 def main() -> None:
@@ -67,8 +129,11 @@ def main() -> None:
         print(
             f"profile {init:10s} {nl:5s} scale {scale}: ratio {statistics.median(r):.2f} "
             f"(median of {REPEATS} interleaved pairs, {min(r):.2f}..{max(r):.2f}), "
-            f"Gram checks {prof.gram_checks}/{T}, exact fallbacks {prof.svd_fallbacks}"
+            f"Gram checks {prof.gram_checks}/{T}, exact fallbacks {prof.svd_fallbacks}, "
+            f"{prof.lanczos_steps / T:.2f} Lanczos steps per distance"
         )
+    print(f"floor, {'/'.join(map(str, CONFIGS[0]))} (each timed against its own bare chain):")
+    floor(w, *inputs[CONFIGS[0]])
     start = time.perf_counter()
     gradient_flow(GradientFlowConfig(hidden_size=N, seq_len=T))
     print(

@@ -63,12 +63,15 @@ class NormProfile:
         (the certified path could not prove its Lanczos value; diagnostics).
     gram_checks : number of steps proved by a Cholesky factorisation of a Gram matrix
         rather than by the Lanczos gap bound alone (diagnostics).
+    lanczos_steps : Lanczos steps (each two matrix-vector products with the step's matrix)
+        over all warm-started steps (diagnostics: the cost of the proofs).
     """
 
     spectral: np.ndarray
     frobenius: np.ndarray
     svd_fallbacks: int
     gram_checks: int = 0
+    lanczos_steps: int = 0
 
 
 def _frobenius(m: np.ndarray) -> float:
@@ -124,6 +127,7 @@ class NormSeries:
         self.frobenius: list[float] = []
         self.fallbacks = 0
         self.gram_checks = 0
+        self.lanczos_steps = 0
         self._u: np.ndarray | None = None
         self._ws = _Workspace()
         self._pending: list[tuple[int, np.ndarray]] = []
@@ -167,6 +171,7 @@ class NormSeries:
         """sigma_max of m to rtol, warm-started from the previous top vector (see the module
         docstring); updates the warm start."""
         sigma, self._u, proven = _certified_top(m, self._u, fro2, ws=self._ws)
+        self.lanczos_steps += self._ws.steps
         if proven:
             return sigma
         self.gram_checks += 1
@@ -184,7 +189,11 @@ class NormSeries:
     def result(self) -> NormProfile:
         self._flush()
         return NormProfile(
-            np.array(self.spectral), np.array(self.frobenius), self.fallbacks, self.gram_checks
+            np.array(self.spectral),
+            np.array(self.frobenius),
+            self.fallbacks,
+            self.gram_checks,
+            self.lanczos_steps,
         )
 
 
@@ -289,6 +298,7 @@ class _Workspace:
     def __init__(self) -> None:
         self.shape: tuple[int, int] | None = None
         self.block: np.ndarray | None = None
+        self.steps = 0  # Lanczos steps of the last run
 
     def fit(self, n: int, m: int) -> _Workspace:
         if self.shape != (n, m):
@@ -369,6 +379,7 @@ def _certified_top(
         if top > 0.0:
             upper = _gap_bound(top, residual, second, rest, fro2 - captured + slack)
             if upper + slack <= top * (1.0 + 2.0 * _RTOL):
+                ws.steps = j + 1
                 return math.sqrt(top), _ritz(basis, j, y), True
             if _converged(top, residual, second):
                 break
@@ -376,6 +387,7 @@ def _certified_top(
             break  # rounding: beta, kept in the bounds, is then noise), or out of steps
         np.multiply(w, 1.0 / beta, out=basis[j + 1])
         tri[j, j + 1] = tri[j + 1, j] = beta
+    ws.steps = j + 1
     return math.sqrt(max(top, 0.0)), _ritz(basis, j, y), False
 
 

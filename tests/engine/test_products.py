@@ -193,3 +193,22 @@ def test_closed_form_2x2_eigenpairs_match_eigh(a, b, c):
     np.testing.assert_allclose(theta, expected, rtol=0, atol=4e-16 * scale)
     np.testing.assert_allclose(y.T @ y, np.eye(2), atol=1e-15)
     np.testing.assert_allclose(t @ y, y * theta, rtol=0, atol=4e-16 * scale)
+
+
+def test_lanczos_steps_count_one_step_per_product_when_the_warm_start_is_exact():
+    """Rank-one factors u v^T keep every product a multiple of u v^T, so after the first
+    product (an exact SVD seeds the warm start) each product is proved by the Rayleigh quotient
+    of the warm start alone: one Lanczos step each. A spread spectrum needs more."""
+    rng = np.random.default_rng(3)
+    u, v = rng.standard_normal(40), rng.standard_normal(40)
+    v *= np.sign(u @ v)
+    factors = [(np.outer(u, v), 0.0)] * 12
+    prof = product_norm_profile(iter(factors), 40, method="power")
+    assert prof.lanczos_steps == 11
+    assert prof.gram_checks == 0
+    expected = np.log10(np.linalg.norm(u) * np.linalg.norm(v)) + np.arange(12) * np.log10(u @ v)
+    np.testing.assert_allclose(prof.spectral[1:], expected, rtol=0, atol=1e-12)
+
+    w, ds = _factors(40, 12, seed=4, orthogonal=True)
+    spread = product_norm_profile((((d, w), 0.0) for d in ds), 40, method="power")
+    assert spread.lanczos_steps > 2 * 11

@@ -347,6 +347,7 @@ def _certified_top(
     slack = _ROUNDING * n * fro2
     y = None
     for j in range(steps):
+        ws.steps = j + 1
         q = basis[j]
         np.dot(pt, q, out=z)
         np.dot(p, z, out=w)
@@ -379,7 +380,6 @@ def _certified_top(
         if top > 0.0:
             upper = _gap_bound(top, residual, second, rest, fro2 - captured + slack)
             if upper + slack <= top * (1.0 + 2.0 * _RTOL):
-                ws.steps = j + 1
                 return math.sqrt(top), _ritz(basis, j, y), True
             if _converged(top, residual, second):
                 break
@@ -387,7 +387,6 @@ def _certified_top(
             break  # rounding: beta, kept in the bounds, is then noise), or out of steps
         np.multiply(w, 1.0 / beta, out=basis[j + 1])
         tri[j, j + 1] = tri[j + 1, j] = beta
-    ws.steps = j + 1
     return math.sqrt(max(top, 0.0)), _ritz(basis, j, y), False
 
 

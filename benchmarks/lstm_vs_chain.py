@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import bare_chain, describe  # noqa: E402
 
-from engine.gru import gru_forward, gru_profiles  # noqa: E402
-from engine.init import haar_orthogonal  # noqa: E402
-from engine.lstm import lstm_forward, lstm_profiles, lstm_step_factors  # noqa: E402
-from engine.problem import draw_problem  # noqa: E402
-from engine.products import product_norm_profile  # noqa: E402
+from bpttlab.engine.gru import gru_forward, gru_profiles  # noqa: E402
+from bpttlab.engine.init import haar_orthogonal  # noqa: E402
+from bpttlab.engine.lstm import lstm_forward, lstm_profiles, lstm_step_factors  # noqa: E402
+from bpttlab.engine.problem import draw_problem  # noqa: E402
+from bpttlab.engine.products import product_norm_profile  # noqa: E402
 
 T, N, REPEATS = 1000, 128, 5
 

@@ -45,7 +45,7 @@ def serving(root: Path | None = None):
     """``bpttlab serve`` on a free loopback port, from ``root`` (a checkout; default this one),
     until it answers /api/v1/health. Yields the base URL; stops the server on exit."""
     port = free_port()
-    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "bpttlab.server.cli", "serve", "--port", str(port)]
     server = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

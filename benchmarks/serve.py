@@ -48,7 +48,7 @@ def served(
         yield url.rstrip("/"), []
         return
     port = free_port()
-    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "bpttlab.server.cli", "serve", "--port", str(port)]
     cmd += ["--workers", str(workers)]
     server = subprocess.Popen(
         cmd,

@@ -74,9 +74,9 @@ def run_server(host: str, port: int, workers: int, access_log: bool = False) -> 
 
     options = {"host": host, "port": port, "log_level": "info", "access_log": access_log}
     if workers == 1:
-        uvicorn.run("server.app:app", **options)
+        uvicorn.run("bpttlab.server.app:app", **options)
         return
-    config = uvicorn.Config("server.app:app", workers=workers, **options)
+    config = uvicorn.Config("bpttlab.server.app:app", workers=workers, **options)
     if processes.reuse_port_supported():
         try:
             sockets = processes.listening_sockets(host, port, workers, config.backlog)

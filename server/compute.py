@@ -18,8 +18,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from engine import GradientFlowConfig, GradientFlowResult, gradient_flow
-from engine.cliff import (
+from ..engine import GradientFlowConfig, GradientFlowResult, gradient_flow
+from ..engine.cliff import (
     CliffConfig,
     CliffDescent,
     CliffSurface,
@@ -28,8 +28,8 @@ from engine.cliff import (
     clip_geometry,
     descend,
 )
-from engine.compare import CompareResult, compare_cells
-from engine.eigen import EigenConfig, EigenResult, eigen_expansion
+from ..engine.compare import CompareResult, compare_cells
+from ..engine.eigen import EigenConfig, EigenResult, eigen_expansion
 
 from . import limits
 from .caching import ByteLRU

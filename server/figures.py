@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from engine import GradientFlowResult
-from engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry
-from engine.compare import HORIZON_DROP, CompareResult
-from engine.display import bin_steps
-from engine.eigen import EigenResult, derivative_curves, pascanu_region
-from engine.gradient_flow import HORIZON_LOG10
-from engine.spectrum import pascanu_log10_bound
+from ..engine import GradientFlowResult
+from ..engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry
+from ..engine.compare import HORIZON_DROP, CompareResult
+from ..engine.display import bin_steps
+from ..engine.eigen import EigenResult, derivative_curves, pascanu_region
+from ..engine.gradient_flow import HORIZON_LOG10
+from ..engine.spectrum import pascanu_log10_bound
 
 from .serialize import finite, finite_list
 

@@ -23,7 +23,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
-from engine.problem import GATE_ROWS
+from ..engine.problem import GATE_ROWS
 
 from .errors import error_item, error_response
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
@@ -113,7 +113,7 @@ def _(q: CliffQuery) -> Cost:
 
 @estimate.register
 def _(q: EigenQuery) -> Cost:
-    from engine.eigen import EigenConfig
+    from ..engine.eigen import EigenConfig
 
     n = EigenConfig(**q.eigen_fields()).size  # hidden_size, or the blocks' size
     return Cost(  # a product and an SVD per distance

@@ -22,11 +22,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from engine.clipping import CLIP_MODES
-from engine.gru import GRU_FORMS
-from engine.init import H0S, INITS, INPUTS
-from engine.nonlinearity import NONLINEARITIES
-from engine.problem import CELLS
+from ..engine.clipping import CLIP_MODES
+from ..engine.gru import GRU_FORMS
+from ..engine.init import H0S, INITS, INPUTS
+from ..engine.nonlinearity import NONLINEARITIES
+from ..engine.problem import CELLS
 
 INCLUDES = ("weights",)
 MAX_HIDDEN = 256
@@ -494,7 +494,7 @@ class CliffQuery(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self):
-        from engine.cliff import LOG10_GRAD_MAX, CliffConfig
+        from ..engine.cliff import LOG10_GRAD_MAX, CliffConfig
 
         if self.w_max <= self.w_min:
             raise cross_field_error("w_max", "must be greater than w_min", gt=self.w_min)

@@ -15,11 +15,11 @@ import numpy as np
 import orjson
 from starlette.responses import JSONResponse as _StarletteJSON
 
-from engine import GradientFlowResult
-from engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry
-from engine.compare import CompareResult
-from engine.eigen import EigenResult
-from engine.products import NormProfile
+from ..engine import GradientFlowResult
+from ..engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry
+from ..engine.compare import CompareResult
+from ..engine.eigen import EigenResult
+from ..engine.products import NormProfile
 
 
 class JSONResponse(_StarletteJSON):

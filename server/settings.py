@@ -15,7 +15,9 @@ SOURCE = re.compile(
     r"|[a-zA-Z][a-zA-Z0-9+.-]*:"  # a scheme
     r"|([a-zA-Z][a-zA-Z0-9+.-]*://)?[a-zA-Z0-9*.-]+(:(\d+|\*))?(/[^\s;,']*)?"  # a host
 )
-ROOT = Path(__file__).resolve().parent.parent  # the repository: templates/ and static/ live here
+# A checkout (repository root) or the installed package (site-packages/bpttlab): either way
+# templates/ and static/ sit beside server/.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):

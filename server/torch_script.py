@@ -15,7 +15,7 @@ import textwrap
 
 import numpy as np
 
-from engine import GradientFlowResult
+from ..engine import GradientFlowResult
 
 from .schemas import GradientFlowQuery
 from .serialize import finite_list

@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import sync_playwright
 
-from server.app import create_app
+from bpttlab.server.app import create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -7,7 +7,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from server.static_export import export
+from bpttlab.server.static_export import export
 
 from .conftest import free_port
 

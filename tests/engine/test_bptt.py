@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from engine.bptt import PARAM_NAMES, bptt_gradient, log10_norm
-from engine.init import RNNParams
-from engine.nonlinearity import NONLINEARITIES, get_nonlinearity
-from engine.problem import Problem, draw_problem
-from engine.rnn import rnn_forward
+from bpttlab.engine.bptt import PARAM_NAMES, bptt_gradient, log10_norm
+from bpttlab.engine.init import RNNParams
+from bpttlab.engine.nonlinearity import NONLINEARITIES, get_nonlinearity
+from bpttlab.engine.problem import Problem, draw_problem
+from bpttlab.engine.rnn import rnn_forward
 
 from .gradcheck import check_grad
 

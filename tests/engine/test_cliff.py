@@ -5,15 +5,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.cliff import (
+from bpttlab.engine.cliff import (
     DIVERGE_ABOVE,
     CliffConfig,
     cliff_loss_and_gradient,
     cliff_surface,
     descend,
 )
-from engine.clipping import TORCH_EPS
-from engine.nonlinearity import get_nonlinearity
+from bpttlab.engine.clipping import TORCH_EPS
+from bpttlab.engine.nonlinearity import get_nonlinearity
 
 from .gradcheck import check_grad
 

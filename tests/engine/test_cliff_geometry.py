@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.cliff import CliffConfig, cliff_loss_and_gradient, clip_geometry
+from bpttlab.engine.cliff import CliffConfig, cliff_loss_and_gradient, clip_geometry
 
 CONFIG = CliffConfig()
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from engine import GradientFlowConfig
-from engine.compare import compare_cells
-from engine.gradient_flow import memory_horizon
+from bpttlab.engine import GradientFlowConfig
+from bpttlab.engine.compare import compare_cells
+from bpttlab.engine.gradient_flow import memory_horizon
 
 
 def test_the_three_cells_read_the_same_inputs():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.display import bin_steps
+from bpttlab.engine.display import bin_steps
 
 
 def test_no_binning_below_the_limit():

@@ -4,7 +4,7 @@ Pascanu's regions."""
 import numpy as np
 import pytest
 
-from engine.eigen import (
+from bpttlab.engine.eigen import (
     REGIONS,
     EigenConfig,
     block_matrix,
@@ -13,7 +13,7 @@ from engine.eigen import (
     eigen_expansion,
     pascanu_region,
 )
-from engine.nonlinearity import NONLINEARITIES
+from bpttlab.engine.nonlinearity import NONLINEARITIES
 
 
 def _random_eigen_config(seed, seq_len=50):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.gru import (
+from bpttlab.engine.gru import (
     GRUParams,
     gru_bptt,
     gru_forward,
@@ -11,7 +11,7 @@ from engine.gru import (
     gru_profiles,
     gru_step_jacobian,
 )
-from engine.lstm import (
+from bpttlab.engine.lstm import (
     LSTMParams,
     lstm_bptt,
     lstm_forward,

@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine import GradientFlowConfig, gradient_flow
-from engine.gradient_flow import (
+from bpttlab.engine import GradientFlowConfig, gradient_flow
+from bpttlab.engine.gradient_flow import (
     TensorShapeError,
     check_problem,
     draw_config_problem,

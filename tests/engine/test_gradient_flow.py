@@ -5,12 +5,12 @@ import itertools
 import numpy as np
 import pytest
 
-from engine import GradientFlowConfig, gradient_flow
-from engine.gradient_flow import memory_horizon
-from engine.gru import GRUTrace
-from engine.lstm import LSTMTrace
-from engine.nonlinearity import NONLINEARITIES
-from engine.rnn import RNNTrace
+from bpttlab.engine import GradientFlowConfig, gradient_flow
+from bpttlab.engine.gradient_flow import memory_horizon
+from bpttlab.engine.gru import GRUTrace
+from bpttlab.engine.lstm import LSTMTrace
+from bpttlab.engine.nonlinearity import NONLINEARITIES
+from bpttlab.engine.rnn import RNNTrace
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from engine.init import INITS, init_recurrent, spectral_radius
-from engine.problem import draw_problem
+from bpttlab.engine.init import INITS, init_recurrent, spectral_radius
+from bpttlab.engine.problem import draw_problem
 
 
 def _draw(**kw):

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from engine.bptt import log10_norm
-from engine.init import RNNParams, haar_orthogonal
-from engine.nonlinearity import NONLINEARITIES, get_nonlinearity
-from engine.problem import draw_problem
-from engine.products import diagonal_norm_profile, product_norm_profile
-from engine.rnn import rnn_forward, rnn_jacobian_profile, rnn_profiles
+from bpttlab.engine.bptt import log10_norm
+from bpttlab.engine.init import RNNParams, haar_orthogonal
+from bpttlab.engine.nonlinearity import NONLINEARITIES, get_nonlinearity
+from bpttlab.engine.problem import draw_problem
+from bpttlab.engine.products import diagonal_norm_profile, product_norm_profile
+from bpttlab.engine.rnn import rnn_forward, rnn_jacobian_profile, rnn_profiles
 
 from .gradcheck import fd_jacobian
 

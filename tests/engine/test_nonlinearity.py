@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.nonlinearity import NONLINEARITIES, get_nonlinearity
+from bpttlab.engine.nonlinearity import NONLINEARITIES, get_nonlinearity
 
 from .gradcheck import directional_fd
 

@@ -4,8 +4,8 @@ Gram-matrix fallback, each against products and SVDs formed directly."""
 import numpy as np
 import pytest
 
-import engine.products as products
-from engine.products import product_norm_profile
+import bpttlab.engine.products as products
+from bpttlab.engine.products import product_norm_profile
 
 LN10 = np.log(10.0)
 

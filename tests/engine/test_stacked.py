@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from engine import stacked
-from engine.init import haar_orthogonal
-from engine.products import _exact_sigma_max, product_norm_profile
-from engine.stacked import diag_factor_profiles
+from bpttlab.engine import stacked
+from bpttlab.engine.init import haar_orthogonal
+from bpttlab.engine.products import _exact_sigma_max, product_norm_profile
+from bpttlab.engine.stacked import diag_factor_profiles
 
 LN10 = np.log(10.0)
 

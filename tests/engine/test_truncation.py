@@ -5,12 +5,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine import GradientFlowConfig, gradient_flow, truncation
-from engine.bptt import StepTerms, bptt_gradient
-from engine.nonlinearity import get_nonlinearity
-from engine.problem import draw_problem
-from engine.rnn import rnn_forward
-from engine.truncation import randomized_truncation, truncated_gradients
+from bpttlab.engine import GradientFlowConfig, gradient_flow, truncation
+from bpttlab.engine.bptt import StepTerms, bptt_gradient
+from bpttlab.engine.nonlinearity import get_nonlinearity
+from bpttlab.engine.problem import draw_problem
+from bpttlab.engine.rnn import rnn_forward
+from bpttlab.engine.truncation import randomized_truncation, truncated_gradients
 
 
 def _run(nl="tanh", n=5, t=12, seed=0, scale=1.2, init="gaussian"):

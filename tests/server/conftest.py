@@ -4,9 +4,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from server import compute
-from server.app import create_app
-from server.settings import Settings, get_settings
+from bpttlab.server import compute
+from bpttlab.server.app import create_app
+from bpttlab.server.settings import Settings, get_settings
 
 
 @pytest.fixture(scope="session")

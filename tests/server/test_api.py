@@ -6,8 +6,8 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from engine import GradientFlowConfig
-from server.schemas import GradientFlowQuery
+from bpttlab.engine import GradientFlowConfig
+from bpttlab.server.schemas import GradientFlowQuery
 
 from .conftest import strict_json
 

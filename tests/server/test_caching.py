@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from server import compute
-from server.caching import ByteLRU, sizeof
-from server.responses import none_match, strong_etag
-from server.schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
+from bpttlab.server import compute
+from bpttlab.server.caching import ByteLRU, sizeof
+from bpttlab.server.responses import none_match, strong_etag
+from bpttlab.server.schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 
 from .conftest import until
 
@@ -145,7 +145,7 @@ def test_a_cache_hit_is_not_computed_again(client, monkeypatch):
 def test_a_repeated_request_is_answered_from_the_cache_before_validation(client, monkeypatch):
     """The query string as sent points at the kept body: the route's handler is not called
     again; the same query spelled differently is validated, then shares the body."""
-    from server import api
+    from bpttlab.server import api
 
     first = client.get("/api/v1/eigen?seq_len=31&seed=5")
 

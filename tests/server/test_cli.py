@@ -12,8 +12,8 @@ import httpx
 import pytest
 import uvicorn
 
-from server import workers
-from server.cli import tcp_socket
+from bpttlab.server import workers
+from bpttlab.server.cli import tcp_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def _workers(pid: int) -> set[int]:
 
 def test_serve_with_two_workers_runs_two_processes_and_spreads_connections():
     port = _free_port()
-    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", "2"]
+    cmd = [sys.executable, "-m", "bpttlab.server.cli", "serve", "--port", str(port), "--workers", "2"]
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 90
@@ -107,7 +107,7 @@ def _answers(port: int) -> bool:
 def test_the_workers_socket_is_declared_tcp():
     """asyncio sets TCP_NODELAY only on connections whose socket says IPPROTO_TCP; uvicorn's
     own bind_socket() says 0 (Kludex/uvicorn#3149)."""
-    sock = tcp_socket(uvicorn.Config("server.app:app", host="127.0.0.1", port=0, workers=2))
+    sock = tcp_socket(uvicorn.Config("bpttlab.server.app:app", host="127.0.0.1", port=0, workers=2))
     with sock:
         assert sock.proto == socket.IPPROTO_TCP
         assert sock.type == socket.SOCK_STREAM and sock.get_inheritable()

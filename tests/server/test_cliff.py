@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from engine.cliff import CliffConfig, cliff_surface
+from bpttlab.engine.cliff import CliffConfig, cliff_surface
 
 from .conftest import strict_json
 

@@ -1,7 +1,7 @@
 import plotly.graph_objects as go
 
-from engine import GradientFlowConfig
-from engine.compare import compare_cells
+from bpttlab.engine import GradientFlowConfig
+from bpttlab.engine.compare import compare_cells
 
 from .conftest import strict_json
 

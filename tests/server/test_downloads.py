@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from server.tables import MAX_ROWS
+from bpttlab.server.tables import MAX_ROWS
 
 from .conftest import strict_json
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from server import cli
-from server.pages import PLOTLY_FILE, PLOTLY_PATH
-from server.static_export import MAX_BYTES, ExportError, _axes, export
-from server.views import VIEWS
+from bpttlab.server import cli
+from bpttlab.server.pages import PLOTLY_FILE, PLOTLY_PATH
+from bpttlab.server.static_export import MAX_BYTES, ExportError, _axes, export
+from bpttlab.server.views import VIEWS
 
 
 def load_data(out: Path) -> dict:

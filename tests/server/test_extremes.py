@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from server.schemas import MAX_SEQ_LEN
+from bpttlab.server.schemas import MAX_SEQ_LEN
 
 from .conftest import strict_json
 

@@ -3,8 +3,8 @@
 import plotly.graph_objects as go
 import pytest
 
-from engine import GradientFlowConfig, gradient_flow
-from server.figures import gradient_flow_figures, power
+from bpttlab.engine import GradientFlowConfig, gradient_flow
+from bpttlab.server.figures import gradient_flow_figures, power
 
 CASES = [
     {},

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from server.app import create_app
+from bpttlab.server.app import create_app
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
 # At their bounds these build three cells (compare) or write a script of every weight

@@ -6,7 +6,7 @@ from urllib.parse import quote
 import pytest
 from markupsafe import escape
 
-from server.schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
+from bpttlab.server.schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 
 VIEWS = {
     "/explore": GradientFlowQuery,

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from engine.nonlinearity import NONLINEARITIES
-from server import torch_script
-from server.schemas import MAX_ABS, MAX_BODY_BYTES, GradientFlowBody, GradientFlowQuery
+from bpttlab.engine.nonlinearity import NONLINEARITIES
+from bpttlab.server import torch_script
+from bpttlab.server.schemas import MAX_ABS, MAX_BODY_BYTES, GradientFlowBody, GradientFlowQuery
 
 from .conftest import strict_json
 

@@ -8,9 +8,9 @@ import anyio.to_thread
 import pytest
 from fastapi.routing import APIRoute
 
-from server import compute
-from server.limits import STEP, Busy, Limiter, estimate
-from server.schemas import (
+from bpttlab.server import compute
+from bpttlab.server.limits import STEP, Busy, Limiter, estimate
+from bpttlab.server.schemas import (
     MAX_DRAWS,
     MAX_HIDDEN,
     MAX_SEQ_LEN,
@@ -19,7 +19,7 @@ from server.schemas import (
     EigenQuery,
     GradientFlowQuery,
 )
-from server.settings import Settings
+from bpttlab.server.settings import Settings
 
 from .conftest import strict_json, until
 

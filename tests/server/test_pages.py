@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from server.pages import PLOTLY_PATH, PLOTLY_VERSION
+from bpttlab.server.pages import PLOTLY_PATH, PLOTLY_VERSION
 
 
 def test_index_links_the_views(page_client):

@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 from plotly.offline import get_plotlyjs_version
 from pydantic import ValidationError
 
-from server.app import create_app
-from server.pages import PLOTLY_PATH, PLOTLY_VERSION, SWAGGER_UI_PATH
-from server.settings import ROOT, Settings
+from bpttlab.server.app import create_app
+from bpttlab.server.pages import PLOTLY_PATH, PLOTLY_VERSION, SWAGGER_UI_PATH
+from bpttlab.server.settings import ROOT, Settings
 
 PAGES = ["/", "/explore", "/compare", "/cliff", "/eigen", "/docs"]
 OTHERS = [

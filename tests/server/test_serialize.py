@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.serialize import dumps
+from bpttlab.server.serialize import dumps
 
 scalars = (
     st.none()

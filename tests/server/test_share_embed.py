@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.settings import Settings, get_settings
-from server.views import VIEWS
+from bpttlab.server.app import create_app
+from bpttlab.server.settings import Settings, get_settings
+from bpttlab.server.views import VIEWS
 
 from .conftest import strict_json
 

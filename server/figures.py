@@ -23,7 +23,6 @@ from ..engine.display import bin_steps
 from ..engine.eigen import EigenResult, derivative_curves, pascanu_region
 from ..engine.gradient_flow import HORIZON_LOG10
 from ..engine.spectrum import pascanu_log10_bound
-
 from .serialize import finite, finite_list
 
 BLUE, SKY, GREEN, ORANGE = "#0072B2", "#56B4E9", "#009E73", "#E69F00"

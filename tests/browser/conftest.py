@@ -66,6 +66,15 @@ document.addEventListener("securitypolicyviolation", (e) => {
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
+def wait_until(page, condition, timeout: float = 10.0, what=None) -> None:
+    """Wait for condition() with a deadline, letting the page run (and its console and
+    network events reach the test) between tries; fail naming ``what`` on time-out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting; {what!r}"
+        page.wait_for_timeout(20)
+
+
 class Page:
     """A page plus the console errors and failed requests it produced. Requests to any host
     but this machine's are refused before they leave and listed in ``foreign``."""

@@ -9,7 +9,7 @@ import pytest
 
 from bpttlab.server.static_export import export
 
-from .conftest import free_port
+from .conftest import free_port, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +50,11 @@ def host_site(tmp_path, live_server):
 
 FRAME_HEIGHT = "document.getElementById('lab').clientHeight"  # inside its border
 CONTENT_HEIGHT = "Math.ceil(document.body.getBoundingClientRect().height)"
+FORGE_THEN_SENTINEL = """() => new Promise((done) => {
+  window.addEventListener("message", (e) => { if (e.data === "sentinel") done(); });
+  window.postMessage({type: "bpttlab:height", height: 5}, "*");
+  window.postMessage("sentinel", "*");
+})"""
 
 
 def test_an_embed_in_another_origins_page_renders_resizes_and_its_controls_work(
@@ -89,9 +94,8 @@ def test_a_page_not_meant_for_embedding_is_refused_in_a_frame(make_page, host_si
         "() => document.getElementById('page').contentWindow !== null"
         " && window.performance.getEntriesByType('resource').length > 0"
     )
-    page.wait_for_timeout(500)  # let the frame's navigation settle, refused or not
     # the full page's CSP says frame-ancestors 'self': Chromium refuses to render it here
-    assert any("frame-ancestors" in e for e in p.errors), p.errors
+    wait_until(page, lambda: any("frame-ancestors" in e for e in p.errors), what=p.errors)
     assert not any("/explore" in f.url for f in page.frames[1:])
     # the same page as an embed renders in the same kind of frame (see the test above)
     page.goto(host_site)
@@ -105,8 +109,9 @@ def test_the_host_script_ignores_messages_not_from_its_iframes(make_page, host_s
     page.frame_locator("#lab").locator("body[data-ready=true]").wait_for()
     page.wait_for_function(f"() => {FRAME_HEIGHT} > 150")
     before = page.evaluate(FRAME_HEIGHT)
-    page.evaluate("window.postMessage({type: 'bpttlab:height', height: 5}, '*')")
-    page.wait_for_timeout(200)
+    # messages are delivered in order: once the sentinel posted after the forged message has
+    # arrived, the host script has handled (and must have ignored) the forged one
+    page.evaluate(FORGE_THEN_SENTINEL)
     assert page.evaluate(FRAME_HEIGHT) == before
 
 
@@ -139,7 +144,8 @@ def test_an_embeds_control_keeps_its_figures_and_controls_in_the_address(make_pa
     page.get_by_text("More controls").click()
     page.get_by_label("Initial state").select_option("random")
     page.wait_for_url(re.compile(r"h0=random&controls=full&figures=profile$"))
-    page.wait_for_timeout(200)
+    # the redraw is done when the page records the query it drew
+    wait_until(page, lambda: page.evaluate("document.body.dataset.query") == "h0=random")
     ids = page.evaluate("[...document.querySelectorAll('figure.fig')].map(f => f.id)")
     assert ids == ["figure-profile"]
     link = page.get_by_role("link", name="Open in BPTT Lab").get_attribute("href")

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from .conftest import wait_until
+
 pytestmark = pytest.mark.browser
 
 PROFILE_X = "document.getElementById('plot-profile').data[0].x.length"
@@ -62,7 +64,7 @@ def test_zoom_survives_an_update(make_page):
     page.evaluate("Plotly.relayout('plot-profile', {'xaxis.range': [0, 10]})")
     page.get_by_label("Seed").fill("5")
     page.wait_for_url(re.compile(r"seed=5"))
-    page.wait_for_timeout(200)
+    wait_until(page, lambda: page.evaluate("document.body.dataset.query") == "seed=5")
     assert page.evaluate("document.getElementById('plot-profile').layout.xaxis.range") == [0, 10]
 
 

@@ -45,4 +45,4 @@ bench: install-test chromium
 	$(BIN)/python benchmarks/health_under_load.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info build dist

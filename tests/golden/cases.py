@@ -69,6 +69,11 @@ COMPARE: list[dict] = [
     {"input": "zeros", "h0": "random"},
     {"hidden_size": 8, "seq_len": 50, "seed": 3},
     {"scale": 2.0, "nonlinearity": "sigmoid"},
+    {"hidden_size": 1, "seq_len": 1},
+    {"init": "identity", "scale": 1.0, "seq_len": 200},
+    {"input_scale": 0.1, "forget_bias": 1.0, "update_bias": -1.0},
+    {"gru_form": "lecture", "seed": 42, "hidden_size": 16},
+    {"h0": "random", "input": "zeros", "scale": 0.5, "peephole": "true"},
 ]
 CLIFF: list[dict] = [
     {},
@@ -81,6 +86,9 @@ CLIFF: list[dict] = [
     {"w_min": -5.0, "w_max": 5.0, "b_min": -5.0, "b_max": 5.0, "resolution": 25},
     {"start_w": 8.0, "start_b": -4.0, "clip_threshold": 1.0, "resolution": 31},
     {"learning_rate": 0.05, "steps": 300, "resolution": 21},
+    {"nonlinearity": "tanh", "start_w": -2.0, "start_b": 1.0, "resolution": 21},
+    {"clip_threshold": 0.5, "steps": 5, "resolution": 11},
+    {"seq_len": 3, "learning_rate": 1.0, "resolution": 15},
 ]
 EIGEN: list[dict] = [
     {},
@@ -98,6 +106,11 @@ EIGEN: list[dict] = [
     {"angle1": 3.141592653589793, "radius1": 0.95},
     {"radius3": 0.0, "angle2": 0.0},
     {"seed": 11, "matrix": "gaussian", "hidden_size": 16},
+    {"matrix": "orthogonal", "scale": 1.01, "hidden_size": 12, "seq_len": 200},
+    {"radius1": 0.99, "radius2": 0.98, "radius3": 0.97, "angle3": 0.1},
+    {"non_normal": "true", "coupling": -5.0, "radius1": 0.5, "radius2": 0.4},
+    {"matrix": "gaussian", "scale": 0.0, "hidden_size": 3},
+    {"seq_len": 1000, "radius1": 1.001},
 ]
 # Requests whose answer is an error: the error shape is part of the API.
 ERRORS: list[str] = [

@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 
 from ..engine import GradientFlowResult
-
+from ..engine.cells import get_cell
 from .schemas import GradientFlowQuery
 from .serialize import finite_list
 
@@ -67,13 +67,7 @@ def _data(r: GradientFlowResult) -> str:
 
 def _states(r: GradientFlowResult) -> np.ndarray:
     """(T + 1, m) the states the Jacobians are taken at: h (rnn, gru) or (h, c) (lstm)."""
-    tr = r.trace
-    if r.config.cell == "lstm":
-        return np.hstack([tr.h, tr.c])
-    if r.config.cell == "gru":
-        return tr.h
-    with np.errstate(over="ignore"):
-        return np.array([tr.state(t) for t in range(r.config.seq_len + 1)])
+    return get_cell(r.config.cell).state_vectors(r.trace)
 
 
 def _cell(q: GradientFlowQuery) -> tuple[str, str]:
@@ -233,9 +227,16 @@ def script(q: GradientFlowQuery, r: GradientFlowResult) -> str:
     """The script for query ``q`` and its result ``r`` (the run of the same query)."""
     cell_desc, cell_code = _cell(q)
     config = q.engine_fields()
-    title = f"cell={q.cell}" + (f", nonlinearity={q.nonlinearity}" if q.cell == "rnn" else "")
+    cell = get_cell(q.cell)
+    title = f"cell={q.cell}" + (
+        f", nonlinearity={q.nonlinearity}" if "nonlinearity" in cell.options else ""
+    )
     title += f", n={q.hidden_size}, d={q.input_size}, T={q.seq_len}"
-    state = "z = (h, c), 2N numbers" if q.cell == "lstm" else "z = h"
+    state = (
+        f"z = {cell.state_label}, {cell.state_factor}N numbers"
+        if cell.state_factor > 1
+        else "z = h"
+    )
     query = q.model_copy(update={"include": ""}).query_string()
     header = _HEADER.format(
         title=title,

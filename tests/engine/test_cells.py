@@ -14,7 +14,7 @@ import pytest
 
 from bpttlab.engine import GradientFlowConfig
 from bpttlab.engine.bptt import bptt
-from bpttlab.engine.cells import BackwardSteps, cell_names, cell_options, get_cell
+from bpttlab.engine.cells import BackwardSteps, cell_names, cell_options, get_cell, profiles
 from bpttlab.engine.cells.rnn import RNN, RNNParams
 from bpttlab.engine.logdomain import log10_norm
 from bpttlab.engine.problem import draw_problem
@@ -282,3 +282,25 @@ def test_the_checker_fails_on_a_derivative_off_by_a_tenth_of_a_percent(name, wha
         with pytest.raises(AssertionError):
             check_bptt(off, options, prob, trace, np.random.default_rng(0))
     check_cell_derivatives(cell, options, prob, trace, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name, variant", CASES)
+def test_every_cell_describes_itself_consistently(name, variant):
+    cell, options, prob, trace = _setup(name, variant)
+    p = prob.params
+    assert cell.name == name and isinstance(p, cell.params_type)
+    assert p.weight_hh.shape == (cell.gate_rows * N, N) and p.weight_ih.shape[0] == p.bias_ih.size
+    assert cell.recurrent_weight(p).shape == (N, N)
+    assert cell.state_vectors(trace).shape == (T + 1, cell.state_factor * N)
+    assert len(_parts(cell)) == cell.state_factor
+    assert set(cell.options) <= set(GradientFlowConfig.field_names())
+    assert set(cell.choices) <= set(cell.options)
+    gates = cell.gate_activations(trace)
+    shown = [k for k in cell.gate_order if k in gates]  # the server's filter by presence
+    assert bool(shown) == bool(gates) and len(set(cell.gate_order)) == len(cell.gate_order)
+    for v in gates.values():
+        assert v.shape == (T, N)
+    prof = profiles(cell, p, trace)
+    assert prof.state.spectral.shape == (T + 1,) and prof.input.spectral.shape == (T,)
+    gamma = cell.gamma(options)
+    assert gamma is None or gamma > 0

@@ -71,54 +71,66 @@ def _states(r: GradientFlowResult) -> np.ndarray:
 
 
 def _cell(q: GradientFlowQuery) -> tuple[str, str]:
-    """(a one-line description, the code defining ``step(x, z) -> z'`` on the state vector)."""
-    if q.cell == "rnn" and q.nonlinearity in _TORCH_RNN:
-        return f"torch.nn.RNNCell(nonlinearity={q.nonlinearity!r})", (
-            f'cell = torch.nn.RNNCell(D, N, nonlinearity="{q.nonlinearity}")\n'
-            "cell.load_state_dict(W)\n\n\n"
-            "def step(x, z):\n"
-            "    return cell(x, z)\n"
-        )
-    if q.cell == "rnn":
-        phi = "torch.sigmoid" if q.nonlinearity == "sigmoid" else "(lambda a: a)"
-        return f"the RNN step by hand ({q.nonlinearity})", (
-            f"# torch.nn.RNNCell offers only tanh and relu: the {q.nonlinearity} step is written\n"
-            "# out by hand, h' = phi(W_ih x + b_ih + W_hh h + b_hh), with the same weights.\n"
-            f"phi = {phi}\n\n\n"
-            "def step(x, z):\n"
-            '    a = W["weight_ih"] @ x + W["bias_ih"] + W["weight_hh"] @ z + W["bias_hh"]\n'
-            "    return phi(a)\n"
-        )
-    if q.cell == "lstm" and not q.peephole:
-        return "torch.nn.LSTMCell; state z = (h, c)", (
-            "cell = torch.nn.LSTMCell(D, N)\n"
-            "cell.load_state_dict(W)\n\n\n"
-            "def step(x, z):  # z = (h, c) stacked: the Jacobian is the joint (2N, 2N) one\n"
-            "    h, c = cell(x, (z[:N], z[N:]))\n"
-            "    return torch.cat([h, c])\n"
-        )
-    if q.cell == "lstm":
-        return "a peephole LSTM by hand; state z = (h, c)", (
-            "# PyTorch has no peephole LSTM: the cell is written out by hand, nn.LSTMCell's\n"
-            "# equations (rows i | f | g | o) plus diagonal peepholes: p_i and p_f read\n"
-            "# c_(t-1), p_o reads c_t.\n"
-            "p_i, p_f, p_o = PEEP\n\n\n"
-            "def step(x, z):  # z = (h, c) stacked: the Jacobian is the joint (2N, 2N) one\n"
-            "    h, c = z[:N], z[N:]\n"
-            '    a = W["weight_ih"] @ x + W["bias_ih"] + W["weight_hh"] @ h + W["bias_hh"]\n'
-            "    i = torch.sigmoid(a[:N] + p_i * c)\n"
-            "    f = torch.sigmoid(a[N : 2 * N] + p_f * c)\n"
-            "    c = f * c + i * torch.tanh(a[2 * N : 3 * N])\n"
-            "    o = torch.sigmoid(a[3 * N :] + p_o * c)\n"
-            "    return torch.cat([o * torch.tanh(c), c])\n"
-        )
+    """(a one-line description, the code defining ``step(x, z) -> z'`` on the state vector):
+    the cell written out by hand where PyTorch has no such variant, else its torch class."""
+    cell = get_cell(q.cell)
+    by_hand = _BY_HAND[cell.name](q)
+    if by_hand is not None:
+        return by_hand
+    phi = "nonlinearity" in cell.options  # the vanilla RNN's argument
+    desc = f"torch.{cell.torch_class}" + (f"(nonlinearity={q.nonlinearity!r})" if phi else "")
+    code = f"cell = torch.{cell.torch_class}(D, N"
+    code += (
+        f', nonlinearity="{q.nonlinearity}")\n' if phi else ")\n"
+    ) + "cell.load_state_dict(W)\n\n\n"
+    if cell.state_factor == 1:
+        return desc, code + "def step(x, z):\n    return cell(x, z)\n"
+    return f"{desc}; state z = {cell.state_label}", code + (
+        f"def step(x, z):  {_JOINT}\n"
+        "    h, c = cell(x, (z[:N], z[N:]))\n"
+        "    return torch.cat([h, c])\n"
+    )
+
+
+_JOINT = "# z = (h, c) stacked: the Jacobian is the joint (2N, 2N) one"
+
+
+def _rnn_by_hand(q: GradientFlowQuery) -> tuple[str, str] | None:
+    if q.nonlinearity in _TORCH_RNN:
+        return None
+    phi = "torch.sigmoid" if q.nonlinearity == "sigmoid" else "(lambda a: a)"
+    return f"the RNN step by hand ({q.nonlinearity})", (
+        f"# torch.nn.RNNCell offers only tanh and relu: the {q.nonlinearity} step is written\n"
+        "# out by hand, h' = phi(W_ih x + b_ih + W_hh h + b_hh), with the same weights.\n"
+        f"phi = {phi}\n\n\n"
+        "def step(x, z):\n"
+        '    a = W["weight_ih"] @ x + W["bias_ih"] + W["weight_hh"] @ z + W["bias_hh"]\n'
+        "    return phi(a)\n"
+    )
+
+
+def _lstm_by_hand(q: GradientFlowQuery) -> tuple[str, str] | None:
+    if not q.peephole:
+        return None
+    return "a peephole LSTM by hand; state z = (h, c)", (
+        "# PyTorch has no peephole LSTM: the cell is written out by hand, nn.LSTMCell's\n"
+        "# equations (rows i | f | g | o) plus diagonal peepholes: p_i and p_f read\n"
+        "# c_(t-1), p_o reads c_t.\n"
+        "p_i, p_f, p_o = PEEP\n\n\n"
+        f"def step(x, z):  {_JOINT}\n"
+        "    h, c = z[:N], z[N:]\n"
+        '    a = W["weight_ih"] @ x + W["bias_ih"] + W["weight_hh"] @ h + W["bias_hh"]\n'
+        "    i = torch.sigmoid(a[:N] + p_i * c)\n"
+        "    f = torch.sigmoid(a[N : 2 * N] + p_f * c)\n"
+        "    c = f * c + i * torch.tanh(a[2 * N : 3 * N])\n"
+        "    o = torch.sigmoid(a[3 * N :] + p_o * c)\n"
+        "    return torch.cat([o * torch.tanh(c), c])\n"
+    )
+
+
+def _gru_by_hand(q: GradientFlowQuery) -> tuple[str, str] | None:
     if q.gru_form == "pytorch":
-        return "torch.nn.GRUCell", (
-            "cell = torch.nn.GRUCell(D, N)\n"
-            "cell.load_state_dict(W)\n\n\n"
-            "def step(x, z):\n"
-            "    return cell(x, z)\n"
-        )
+        return None
     return "the lecture-form GRU by hand", (
         "# The lecture-form GRU is not nn.GRUCell (the reset gate acts before the matmul and u\n"
         "# weighs the new content): it is written out by hand with the same weights,\n"
@@ -131,6 +143,11 @@ def _cell(q: GradientFlowQuery) -> tuple[str, str]:
         "    n = torch.tanh(gi[2 * N :] + w[2 * N :] @ (r * h) + b[2 * N :])\n"
         "    return (1 - u) * h + u * n\n"
     )
+
+
+# The variants PyTorch has no class for, by cell (None: the cell's torch class does): a cell
+# whose every variant PyTorch has maps to ``lambda q: None``.
+_BY_HAND = {"rnn": _rnn_by_hand, "lstm": _lstm_by_hand, "gru": _gru_by_hand}
 
 
 _HEADER = '''#!/usr/bin/env python3

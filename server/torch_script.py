@@ -74,7 +74,7 @@ def _cell(q: GradientFlowQuery) -> tuple[str, str]:
     """(a one-line description, the code defining ``step(x, z) -> z'`` on the state vector):
     the cell written out by hand where PyTorch has no such variant, else its torch class."""
     cell = get_cell(q.cell)
-    by_hand = _BY_HAND[cell.name](q)
+    by_hand = _BY_HAND.get(cell.name, _none)(q)
     if by_hand is not None:
         return by_hand
     phi = "nonlinearity" in cell.options  # the vanilla RNN's argument
@@ -145,8 +145,12 @@ def _gru_by_hand(q: GradientFlowQuery) -> tuple[str, str] | None:
     )
 
 
-# The variants PyTorch has no class for, by cell (None: the cell's torch class does): a cell
-# whose every variant PyTorch has maps to ``lambda q: None``.
+def _none(q: GradientFlowQuery) -> None:
+    return None
+
+
+# The variants PyTorch has no class for, by cell (None: the cell's torch class does); a cell
+# not listed has a torch class for every variant.
 _BY_HAND = {"rnn": _rnn_by_hand, "lstm": _lstm_by_hand, "gru": _gru_by_hand}
 
 

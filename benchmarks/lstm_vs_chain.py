@@ -2,7 +2,7 @@
 
 The bare chain is T products of 2n x 2n matrices (P = P @ Q with Q orthogonal, so
 it stays finite without renormalising), the least any method that forms the
-running (h, c) product must do. ``lstm_profiles`` is what ``engine.gradient_flow``
+running (h, c) product must do. ``profiles(LSTM, ...)`` is what ``engine.gradient_flow``
 computes for cell=lstm: the joint d(h_T, c_T)/d(h_{T-l}, c_{T-l}) profile, its hh
 and cc blocks and the input sensitivity, all exact to 1e-9 (certified). The joint
 profile alone (no blocks, no input sensitivity) is timed too. Target ratio of the
@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import bare_chain, describe  # noqa: E402
 
-from bpttlab.engine.gru import gru_forward, gru_profiles  # noqa: E402
+from bpttlab.engine.cells import GRU, LSTM, profiles  # noqa: E402
+from bpttlab.engine.cells.gru import gru_forward  # noqa: E402
+from bpttlab.engine.cells.lstm import lstm_forward, lstm_step_factors  # noqa: E402
 from bpttlab.engine.init import haar_orthogonal  # noqa: E402
-from bpttlab.engine.lstm import lstm_forward, lstm_profiles, lstm_step_factors  # noqa: E402
 from bpttlab.engine.problem import draw_problem  # noqa: E402
 from bpttlab.engine.products import product_norm_profile  # noqa: E402
 
@@ -31,7 +32,18 @@ T, N, REPEATS = 1000, 128, 5
 
 
 def joint_profile(p, tr):
-    return product_norm_profile(lstm_step_factors(p, tr), 2 * N)  # as lstm_profiles feeds it
+    return product_norm_profile(lstm_step_factors(p, tr), 2 * N)  # as profiles(LSTM) feeds it
+
+
+def lstm_profiles(p, tr):
+    """Every LSTM profile by name, as engine.gradient_flow computes them."""
+    prof = profiles(LSTM, p, tr)
+    return {"joint": prof.state, **prof.blocks, "input": prof.input}
+
+
+def gru_profiles(p, tr):
+    prof = profiles(GRU, p, tr)
+    return {"state": prof.state, "input": prof.input}
 
 
 def timed(fn, *args) -> tuple[float, object]:

@@ -26,10 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import bare_chain, describe  # noqa: E402
 
 from bpttlab.engine import GradientFlowConfig, gradient_flow, products  # noqa: E402
+from bpttlab.engine.cells.rnn import (  # noqa: E402
+    rnn_forward,
+    rnn_jacobian_profile,
+    scaled_step_jacobians,
+)
 from bpttlab.engine.init import haar_orthogonal  # noqa: E402
 from bpttlab.engine.nonlinearity import get_nonlinearity  # noqa: E402
 from bpttlab.engine.problem import draw_problem  # noqa: E402
-from bpttlab.engine.rnn import rnn_forward, rnn_jacobian_profile, scaled_step_jacobians  # noqa: E402
 
 T, N, REPEATS = 1000, 256, 7
 CONFIGS = (

@@ -30,8 +30,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .bptt import ScaledTensors
 from .clipping import CLIP_MODES, clip_gradients
+from .logdomain import ScaledTensors
 from .nonlinearity import get_nonlinearity
 
 CLIFF_NONLINEARITIES = ("sigmoid", "tanh")  # bounded, so x_t and E stay finite

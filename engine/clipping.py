@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bptt import ScaledTensors, log10_norm
+from .logdomain import ScaledTensors, log10_norm
 
 CLIP_MODES = ("none", "norm", "value")
 TORCH_EPS = 1e-6

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .cells import compared_cells
 from .gradient_flow import GradientFlowConfig, GradientFlowResult, gradient_flow, memory_horizon
 
-COMPARED = ("rnn", "lstm", "gru")
+COMPARED = tuple(cell.name for cell in compared_cells())
 HORIZON_DROP = 3.0  # the memory horizon: sensitivity below 1e-3 of its value at l = 0
 
 

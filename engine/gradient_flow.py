@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
-from .bptt import BPTTGradient, bptt_gradient
-from .clipping import CLIP_MODES, ClipResult, clip_gradients
-from .gru import GRU_FORMS, GRUTrace, gru_bptt, gru_forward, gru_gate_activations, gru_profiles
-from .init import H0S, INITS, INPUTS
-from .lstm import LSTMTrace, lstm_bptt, lstm_forward, lstm_gate_activations, lstm_profiles
-from .nonlinearity import NONLINEARITIES, get_nonlinearity
-from .problem import GATE_ROWS, Problem, draw_problem
+from .bptt import BPTTGradient, bptt
+from .cells import cell_names, cell_options, get_cell, profiles
+from .choices import CHOICES, check_choices
+from .clipping import ClipResult, clip_gradients
+from .problem import Problem, draw_problem
 from .products import NormProfile
-from .rnn import RNNTrace, rnn_forward, rnn_profiles
 from .spectrum import Spectrum, pascanu_log10_bound, spectrum
 from .truncation import (
     RandomizedTruncationResult,
@@ -24,8 +22,7 @@ from .truncation import (
     truncated_gradients,
 )
 
-CELLS = ("rnn", "lstm", "gru")
-GATED = ("lstm", "gru")
+CELLS = cell_names()
 HORIZON_LOG10 = -3.0  # the memory horizon: first distance where ||dh_T/dh_{T-l}|| < 1e-3
 REGIME_LOG10 = 3.0  # |log10 ||dh_T/dh_0||| beyond this names the regime
 INPUT_HORIZON_DROP = 3.0  # input horizon: sensitivity 1e3 below its value at l = 0
@@ -69,17 +66,7 @@ class GradientFlowConfig:
     draws: int = 20
 
     def __post_init__(self) -> None:
-        for name, choices in (
-            ("cell", CELLS),
-            ("nonlinearity", tuple(NONLINEARITIES)),
-            ("init", INITS),
-            ("input", INPUTS),
-            ("h0", H0S),
-            ("clip", CLIP_MODES),
-            ("gru_form", GRU_FORMS),
-        ):
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {list(choices)}")
+        check_choices({name: getattr(self, name) for name in CHOICES})
         for name in ("hidden_size", "input_size", "seq_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -164,7 +151,7 @@ class GradientFlowResult:
 
     config: GradientFlowConfig
     problem: Problem
-    trace: RNNTrace | LSTMTrace | GRUTrace
+    trace: Any
     distance: np.ndarray
     profile: NormProfile
     input_sensitivity: NormProfile
@@ -268,11 +255,11 @@ def check_problem(config: GradientFlowConfig, problem: Problem) -> None:
             raise TensorShapeError(name, expected, None)
         if value is not None and np.shape(value) != expected:
             raise TensorShapeError(name, expected, np.shape(value), _UNUSED.get(name, ""))
-    kinds = {"rnn": "RNNParams", "lstm": "LSTMParams", "gru": "GRUParams"}
-    if type(p).__name__ != kinds[config.cell]:
-        raise ValueError(f"cell={config.cell} needs {kinds[config.cell]}, got {type(p).__name__}")
-    if config.cell == "gru" and p.form != config.gru_form:
-        raise ValueError(f"gru_form={config.gru_form} but the parameters are of form {p.form}")
+    cell = get_cell(config.cell)
+    kind = cell.params_type.__name__
+    if not isinstance(p, cell.params_type):
+        raise ValueError(f"cell={config.cell} needs {kind}, got {type(p).__name__}")
+    cell.check_params(p, cell_options(cell, config))
 
 
 def draw_config_problem(config: GradientFlowConfig) -> Problem:
@@ -288,17 +275,15 @@ def draw_config_problem(config: GradientFlowConfig) -> Problem:
         input_scale=config.input_scale,
         h0=config.h0,
         cell=config.cell,
-        gru_form=config.gru_form,
-        peephole=config.peephole,
-        forget_bias=config.forget_bias,
-        update_bias=config.update_bias,
+        **cell_options(get_cell(config.cell), config),
     )
 
 
 def tensor_shapes(config: GradientFlowConfig) -> dict[str, tuple[int, ...]]:
     """The shape of every tensor the configuration uses, under PyTorch's state_dict names."""
     n, d, t = config.hidden_size, config.input_size, config.seq_len
-    rows = GATE_ROWS[config.cell] * n
+    cell = get_cell(config.cell)
+    rows = cell.gate_rows * n
     shapes = {
         "weight_ih": (rows, d),
         "weight_hh": (rows, n),
@@ -308,10 +293,7 @@ def tensor_shapes(config: GradientFlowConfig) -> dict[str, tuple[int, ...]]:
         "h0": (n,),
         "target": (n,),
     }
-    if config.cell == "lstm":
-        shapes["c0"] = (n,)
-        if config.peephole:
-            shapes["peephole"] = (3, n)
+    shapes.update(cell.tensor_shapes(n, cell_options(cell, config)))
     return shapes
 
 
@@ -359,36 +341,18 @@ def gradient_flow(
     measure how gradients flow back through time."""
     problem = draw_config_problem(config) if problem is None else problem
     check_problem(config, problem)
-    p, n = problem.params, config.hidden_size
-    blocks: dict[str, NormProfile] = {}
-    gates: dict[str, np.ndarray] = {}
-    if config.cell == "rnn":
-        phi = get_nonlinearity(config.nonlinearity)
-        gamma: float | None = phi.gamma
-        trace = rnn_forward(p, phi, problem.inputs, problem.h0)
-        profile, input_sensitivity = rnn_profiles(
-            p.weight_hh, p.weight_ih, trace.log_dphi, method=method
-        )
-        spec = spectrum(p.weight_hh)
-        gradient = bptt_gradient(problem, trace)
-        bound = pascanu_log10_bound(gamma, spec.spectral_norm, config.seq_len)
-    elif config.cell == "lstm":
-        gamma, bound = None, None
-        trace = lstm_forward(p, problem.inputs, problem.h0, problem.c0)
-        parts = lstm_profiles(p, trace, method=method)
-        profile, input_sensitivity = parts["joint"], parts["input"]
-        blocks = {"hh": parts["hh"], "cc": parts["cc"]}
-        gates = lstm_gate_activations(trace)
-        spec = spectrum(p.weight_hh[2 * n : 3 * n])  # rows i | f | g | o: W_hg
-        gradient = lstm_bptt(p, trace, problem.inputs, problem.target)
-    else:
-        gamma, bound = None, None
-        trace = gru_forward(p, problem.inputs, problem.h0)
-        parts = gru_profiles(p, trace, method=method)
-        profile, input_sensitivity = parts["state"], parts["input"]
-        gates = gru_gate_activations(trace)
-        spec = spectrum(p.weight_hh[2 * n :])  # rows r | z | n: W_hn
-        gradient = gru_bptt(p, trace, problem.inputs, problem.target)
+    cell, p = get_cell(config.cell), problem.params
+    options = cell_options(cell, config)
+    trace = cell.forward(p, problem.inputs, problem.h0, problem.c0, options)
+    prof = profiles(cell, p, trace, method=method)
+    spec = spectrum(cell.recurrent_weight(p))
+    gamma = cell.gamma(options)
+    bound = (
+        None if gamma is None else pascanu_log10_bound(gamma, spec.spectral_norm, config.seq_len)
+    )
+    gradient = bptt(cell, p, trace, problem.inputs, target=problem.target)
+    gates = cell.gate_activations(trace)
+    profile, input_sensitivity = prof.state, prof.input
     return GradientFlowResult(
         config=config,
         problem=problem,
@@ -401,7 +365,7 @@ def gradient_flow(
         gradient=gradient,
         clipping=clip_gradients(gradient.grads, config.clip, config.clip_threshold),
         summary=summarize(profile, gamma, spec, input_sensitivity),
-        blocks=blocks,
+        blocks=prof.blocks,
         gates=gates,
         gate_means={k: v.mean(axis=1) for k, v in gates.items()},
         truncation=truncated_gradients(gradient.terms) if config.wants_truncation else None,

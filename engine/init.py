@@ -1,8 +1,6 @@
-"""Recurrent weight initialisations, and the RNN cell's parameters."""
+"""Recurrent weight initialisations and the choices of inputs and initial states."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,20 +39,3 @@ def init_recurrent(init: str, n: int, scale: float, rng: np.random.Generator) ->
         k = 1.0 / np.sqrt(n)
         return scale * rng.uniform(-k, k, size=(n, n))
     raise ValueError(f"unknown init {init!r}; choose from {list(INITS)}")
-
-
-@dataclass(frozen=True)
-class RNNParams:
-    """One nn.RNNCell in PyTorch's layout.
-
-    weight_ih : (n, d)   weight_hh : (n, n)   bias_ih : (n,)   bias_hh : (n,)
-    """
-
-    weight_ih: np.ndarray
-    weight_hh: np.ndarray
-    bias_ih: np.ndarray
-    bias_hh: np.ndarray
-
-    @property
-    def hidden_size(self) -> int:
-        return self.weight_hh.shape[0]

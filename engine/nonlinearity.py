@@ -87,13 +87,3 @@ def get_nonlinearity(name: str) -> Nonlinearity:
         raise ValueError(
             f"unknown nonlinearity {name!r}; choose from {sorted(NONLINEARITIES)}"
         ) from None
-
-
-def slope_weights(log_dphi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each step's slopes with its largest factored out: (weights, log10 tops) where
-    phi'(a_t) = 10**tops[t] * weights[t], so a slope far below float64's range stays exact
-    relative to the others. log_dphi : (T, n) natural logs; weights (T, n) in [0, 1];
-    tops (T,), -inf for a step whose slopes are all zero (its weights are then not used)."""
-    tops = np.max(log_dphi, axis=1)
-    safe = np.where(tops > -np.inf, tops, 0.0)
-    return np.exp(log_dphi - safe[:, None]), tops / np.log(10.0)

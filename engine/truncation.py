@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bptt import StepTerms
+from .logdomain import StepTerms
 
 LOG10_ERROR_CAP = 300.0  # relative errors are reported as at most 10**this
 # Entries below TINY are set to 0 before they turn subnormal (arithmetic on subnormals is

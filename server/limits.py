@@ -23,7 +23,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
-from ..engine.problem import GATE_ROWS
+from ..engine.cells import get_cell
 from .errors import error_item, error_response
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .serialize import JSONResponse
@@ -57,7 +57,7 @@ class Cost:
 
 
 def _state_size(cell: str, n: int) -> int:
-    return 2 * n if cell == "lstm" else n  # the LSTM's state is the pair (h, c)
+    return get_cell(cell).state_factor * n  # the LSTM's state is the pair (h, c)
 
 
 @singledispatch
@@ -67,7 +67,8 @@ def estimate(q: BaseModel) -> Cost:
 
 @estimate.register
 def _(q: GradientFlowQuery) -> Cost:
-    size = "(2*hidden_size)" if q.cell == "lstm" else "hidden_size"
+    factor = get_cell(q.cell).state_factor
+    size = f"({factor}*hidden_size)" if factor > 1 else "hidden_size"
     s = _state_size(q.cell, q.hidden_size)
     cost = Cost(
         float(q.seq_len * (2 * STEP + s**3)),
@@ -79,7 +80,7 @@ def _(q: GradientFlowQuery) -> Cost:
         return cost
     # truncation: one pass over the T terms of dL/dW_hh (G n x n each, G gate blocks), and
     # one more per randomized draw
-    g, n = GATE_ROWS[q.cell], q.hidden_size
+    g, n = get_cell(q.cell).gate_rows, q.hidden_size
     passes, words = (1 + q.draws, "(1 + draws)") if q.keep_prob < 1 else (1, "1")
     return Cost(
         cost.value + float(2 * passes * q.seq_len * g * n**2),

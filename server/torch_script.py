@@ -16,6 +16,7 @@ import textwrap
 import numpy as np
 
 from ..engine import GradientFlowResult
+from ..engine.cells import get_cell
 from .schemas import GradientFlowQuery
 from .serialize import finite_list
 
@@ -66,64 +67,70 @@ def _data(r: GradientFlowResult) -> str:
 
 def _states(r: GradientFlowResult) -> np.ndarray:
     """(T + 1, m) the states the Jacobians are taken at: h (rnn, gru) or (h, c) (lstm)."""
-    tr = r.trace
-    if r.config.cell == "lstm":
-        return np.hstack([tr.h, tr.c])
-    if r.config.cell == "gru":
-        return tr.h
-    with np.errstate(over="ignore"):
-        return np.array([tr.state(t) for t in range(r.config.seq_len + 1)])
+    return get_cell(r.config.cell).state_vectors(r.trace)
 
 
 def _cell(q: GradientFlowQuery) -> tuple[str, str]:
-    """(a one-line description, the code defining ``step(x, z) -> z'`` on the state vector)."""
-    if q.cell == "rnn" and q.nonlinearity in _TORCH_RNN:
-        return f"torch.nn.RNNCell(nonlinearity={q.nonlinearity!r})", (
-            f'cell = torch.nn.RNNCell(D, N, nonlinearity="{q.nonlinearity}")\n'
-            "cell.load_state_dict(W)\n\n\n"
-            "def step(x, z):\n"
-            "    return cell(x, z)\n"
-        )
-    if q.cell == "rnn":
-        phi = "torch.sigmoid" if q.nonlinearity == "sigmoid" else "(lambda a: a)"
-        return f"the RNN step by hand ({q.nonlinearity})", (
-            f"# torch.nn.RNNCell offers only tanh and relu: the {q.nonlinearity} step is written\n"
-            "# out by hand, h' = phi(W_ih x + b_ih + W_hh h + b_hh), with the same weights.\n"
-            f"phi = {phi}\n\n\n"
-            "def step(x, z):\n"
-            '    a = W["weight_ih"] @ x + W["bias_ih"] + W["weight_hh"] @ z + W["bias_hh"]\n'
-            "    return phi(a)\n"
-        )
-    if q.cell == "lstm" and not q.peephole:
-        return "torch.nn.LSTMCell; state z = (h, c)", (
-            "cell = torch.nn.LSTMCell(D, N)\n"
-            "cell.load_state_dict(W)\n\n\n"
-            "def step(x, z):  # z = (h, c) stacked: the Jacobian is the joint (2N, 2N) one\n"
-            "    h, c = cell(x, (z[:N], z[N:]))\n"
-            "    return torch.cat([h, c])\n"
-        )
-    if q.cell == "lstm":
-        return "a peephole LSTM by hand; state z = (h, c)", (
-            "# PyTorch has no peephole LSTM: the cell is written out by hand, nn.LSTMCell's\n"
-            "# equations (rows i | f | g | o) plus diagonal peepholes: p_i and p_f read\n"
-            "# c_(t-1), p_o reads c_t.\n"
-            "p_i, p_f, p_o = PEEP\n\n\n"
-            "def step(x, z):  # z = (h, c) stacked: the Jacobian is the joint (2N, 2N) one\n"
-            "    h, c = z[:N], z[N:]\n"
-            '    a = W["weight_ih"] @ x + W["bias_ih"] + W["weight_hh"] @ h + W["bias_hh"]\n'
-            "    i = torch.sigmoid(a[:N] + p_i * c)\n"
-            "    f = torch.sigmoid(a[N : 2 * N] + p_f * c)\n"
-            "    c = f * c + i * torch.tanh(a[2 * N : 3 * N])\n"
-            "    o = torch.sigmoid(a[3 * N :] + p_o * c)\n"
-            "    return torch.cat([o * torch.tanh(c), c])\n"
-        )
+    """(a one-line description, the code defining ``step(x, z) -> z'`` on the state vector):
+    the cell written out by hand where PyTorch has no such variant, else its torch class."""
+    cell = get_cell(q.cell)
+    by_hand = _BY_HAND.get(cell.name, _none)(q)
+    if by_hand is not None:
+        return by_hand
+    phi = "nonlinearity" in cell.options  # the vanilla RNN's argument
+    desc = f"torch.{cell.torch_class}" + (f"(nonlinearity={q.nonlinearity!r})" if phi else "")
+    code = f"cell = torch.{cell.torch_class}(D, N"
+    code += (
+        f', nonlinearity="{q.nonlinearity}")\n' if phi else ")\n"
+    ) + "cell.load_state_dict(W)\n\n\n"
+    if cell.state_factor == 1:
+        return desc, code + "def step(x, z):\n    return cell(x, z)\n"
+    return f"{desc}; state z = {cell.state_label}", code + (
+        f"def step(x, z):  {_JOINT}\n"
+        "    h, c = cell(x, (z[:N], z[N:]))\n"
+        "    return torch.cat([h, c])\n"
+    )
+
+
+_JOINT = "# z = (h, c) stacked: the Jacobian is the joint (2N, 2N) one"
+
+
+def _rnn_by_hand(q: GradientFlowQuery) -> tuple[str, str] | None:
+    if q.nonlinearity in _TORCH_RNN:
+        return None
+    phi = "torch.sigmoid" if q.nonlinearity == "sigmoid" else "(lambda a: a)"
+    return f"the RNN step by hand ({q.nonlinearity})", (
+        f"# torch.nn.RNNCell offers only tanh and relu: the {q.nonlinearity} step is written\n"
+        "# out by hand, h' = phi(W_ih x + b_ih + W_hh h + b_hh), with the same weights.\n"
+        f"phi = {phi}\n\n\n"
+        "def step(x, z):\n"
+        '    a = W["weight_ih"] @ x + W["bias_ih"] + W["weight_hh"] @ z + W["bias_hh"]\n'
+        "    return phi(a)\n"
+    )
+
+
+def _lstm_by_hand(q: GradientFlowQuery) -> tuple[str, str] | None:
+    if not q.peephole:
+        return None
+    return "a peephole LSTM by hand; state z = (h, c)", (
+        "# PyTorch has no peephole LSTM: the cell is written out by hand, nn.LSTMCell's\n"
+        "# equations (rows i | f | g | o) plus diagonal peepholes: p_i and p_f read\n"
+        "# c_(t-1), p_o reads c_t.\n"
+        "p_i, p_f, p_o = PEEP\n\n\n"
+        f"def step(x, z):  {_JOINT}\n"
+        "    h, c = z[:N], z[N:]\n"
+        '    a = W["weight_ih"] @ x + W["bias_ih"] + W["weight_hh"] @ h + W["bias_hh"]\n'
+        "    i = torch.sigmoid(a[:N] + p_i * c)\n"
+        "    f = torch.sigmoid(a[N : 2 * N] + p_f * c)\n"
+        "    c = f * c + i * torch.tanh(a[2 * N : 3 * N])\n"
+        "    o = torch.sigmoid(a[3 * N :] + p_o * c)\n"
+        "    return torch.cat([o * torch.tanh(c), c])\n"
+    )
+
+
+def _gru_by_hand(q: GradientFlowQuery) -> tuple[str, str] | None:
     if q.gru_form == "pytorch":
-        return "torch.nn.GRUCell", (
-            "cell = torch.nn.GRUCell(D, N)\n"
-            "cell.load_state_dict(W)\n\n\n"
-            "def step(x, z):\n"
-            "    return cell(x, z)\n"
-        )
+        return None
     return "the lecture-form GRU by hand", (
         "# The lecture-form GRU is not nn.GRUCell (the reset gate acts before the matmul and u\n"
         "# weighs the new content): it is written out by hand with the same weights,\n"
@@ -136,6 +143,15 @@ def _cell(q: GradientFlowQuery) -> tuple[str, str]:
         "    n = torch.tanh(gi[2 * N :] + w[2 * N :] @ (r * h) + b[2 * N :])\n"
         "    return (1 - u) * h + u * n\n"
     )
+
+
+def _none(q: GradientFlowQuery) -> None:
+    return None
+
+
+# The variants PyTorch has no class for, by cell (None: the cell's torch class does); a cell
+# not listed has a torch class for every variant.
+_BY_HAND = {"rnn": _rnn_by_hand, "lstm": _lstm_by_hand, "gru": _gru_by_hand}
 
 
 _HEADER = '''#!/usr/bin/env python3
@@ -232,9 +248,16 @@ def script(q: GradientFlowQuery, r: GradientFlowResult) -> str:
     """The script for query ``q`` and its result ``r`` (the run of the same query)."""
     cell_desc, cell_code = _cell(q)
     config = q.engine_fields()
-    title = f"cell={q.cell}" + (f", nonlinearity={q.nonlinearity}" if q.cell == "rnn" else "")
+    cell = get_cell(q.cell)
+    title = f"cell={q.cell}" + (
+        f", nonlinearity={q.nonlinearity}" if "nonlinearity" in cell.options else ""
+    )
     title += f", n={q.hidden_size}, d={q.input_size}, T={q.seq_len}"
-    state = "z = (h, c), 2N numbers" if q.cell == "lstm" else "z = h"
+    state = (
+        f"z = {cell.state_label}, {cell.state_factor}N numbers"
+        if cell.state_factor > 1
+        else "z = h"
+    )
     query = q.model_copy(update={"include": ""}).query_string()
     header = _HEADER.format(
         title=title,

@@ -30,3 +30,20 @@ def check_grad(f, grad, x, rng, *, directions=3, eps=1e-6, rtol=1e-6, atol=1e-9)
         fd = directional_fd(f, x, v, eps)
         an = float(np.sum(grad * v))
         assert abs(fd - an) <= atol + rtol * max(abs(fd), abs(an)), (fd, an)
+
+
+def check_vjp(f, x, vjp, rng, *, directions=3, eps=1e-6, rtol=1e-6, atol=1e-9):
+    """Assert <u, J v> = <J^T u, v> for the Jacobian J of f at x (after autograd's check_vjp).
+
+    f : x -> y (arrays); vjp : u -> J^T u, shaped like x. For random directions v and random
+    covectors u, <u, J v> comes from the centred difference of f along v, <J^T u, v> from vjp.
+    A Jacobian given as a matrix J is checked with vjp = lambda u: J.T @ u.
+    """
+    y = np.asarray(f(x))
+    for _ in range(directions):
+        v = rng.standard_normal(np.shape(x))
+        v /= np.linalg.norm(v)
+        u = rng.standard_normal(y.shape)
+        fd = float(np.sum(u * directional_fd(f, x, v, eps)))
+        an = float(np.sum(np.asarray(vjp(u)) * v))
+        assert abs(fd - an) <= atol + rtol * max(abs(fd), abs(an)), (fd, an)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from bpttlab.engine.bptt import PARAM_NAMES, bptt_gradient, log10_norm
-from bpttlab.engine.init import RNNParams
+from bpttlab.engine.bptt import PARAM_NAMES, bptt
+from bpttlab.engine.cells.rnn import RNN, RNNParams, rnn_forward
+from bpttlab.engine.logdomain import log10_norm
 from bpttlab.engine.nonlinearity import NONLINEARITIES, get_nonlinearity
 from bpttlab.engine.problem import Problem, draw_problem
-from bpttlab.engine.rnn import rnn_forward
 
 from .gradcheck import check_grad
 
@@ -24,6 +24,11 @@ def _problem(n=4, d=3, t=10, seed=0, scale=1.1):
         input_scale=1.0,
         h0="random",
     )
+
+
+def bptt_gradient(problem, trace):
+    """The last-step loss's gradient by the generic BPTT."""
+    return bptt(RNN, problem.params, trace, problem.inputs, target=problem.target)
 
 
 def _loss(problem, phi, params=None, h0=None):

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bpttlab.engine.bptt import ScaledTensors
 from bpttlab.engine.clipping import TORCH_EPS, clip_gradients
+from bpttlab.engine.logdomain import ScaledTensors
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 

@@ -3,20 +3,18 @@
 import numpy as np
 import pytest
 
-from bpttlab.engine.gru import (
+from bpttlab.engine.bptt import bptt
+from bpttlab.engine.cells import GRU, LSTM, profiles
+from bpttlab.engine.cells.gru import (
     GRUParams,
-    gru_bptt,
     gru_forward,
     gru_input_jacobian,
-    gru_profiles,
     gru_step_jacobian,
 )
-from bpttlab.engine.lstm import (
+from bpttlab.engine.cells.lstm import (
     LSTMParams,
-    lstm_bptt,
     lstm_forward,
     lstm_input_jacobian,
-    lstm_profiles,
     lstm_step_factors,
     lstm_step_jacobian,
 )
@@ -24,6 +22,17 @@ from bpttlab.engine.lstm import (
 from .gradcheck import check_grad, fd_jacobian
 
 N, D, T = 4, 3, 6
+
+
+def lstm_profiles(p, tr, *, method="auto"):
+    """The generic profiles of the LSTM by the names of its products."""
+    prof = profiles(LSTM, p, tr, method=method)
+    return {"joint": prof.state, **prof.blocks, "input": prof.input}
+
+
+def gru_profiles(p, tr):
+    prof = profiles(GRU, p, tr)
+    return {"state": prof.state, **prof.blocks, "input": prof.input}
 
 
 def _lstm(seed, peephole, forget=0.0, input_gate=0.0):
@@ -218,7 +227,7 @@ def test_lstm_bptt_matches_finite_differences(peephole):
         rng.normal(size=N),
     )
     tr = lstm_forward(p, x, h0, c0)
-    grad = lstm_bptt(p, tr, x, y)
+    grad = bptt(LSTM, p, tr, x, target=y)
     assert 10**grad.log10_loss == pytest.approx(_loss_lstm(p, x, h0, c0, y), rel=1e-12)
     names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] + (["peephole"] if peephole else [])
     for name in names:
@@ -241,7 +250,7 @@ def test_gru_bptt_matches_finite_differences(form):
     rng = np.random.default_rng(12)
     x, h0, y = rng.normal(size=(8, D)), rng.normal(size=N), rng.normal(size=N)
     tr = gru_forward(p, x, h0)
-    grad = gru_bptt(p, tr, x, y)
+    grad = bptt(GRU, p, tr, x, target=y)
 
     def loss(q):
         e = gru_forward(q, x, h0).h[-1] - y

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 
 from bpttlab.engine import GradientFlowConfig, gradient_flow
+from bpttlab.engine.cells import GRUTrace, LSTMTrace, RNNTrace
 from bpttlab.engine.gradient_flow import memory_horizon
-from bpttlab.engine.gru import GRUTrace
-from bpttlab.engine.lstm import LSTMTrace
 from bpttlab.engine.nonlinearity import NONLINEARITIES
-from bpttlab.engine.rnn import RNNTrace
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from bpttlab.engine.bptt import log10_norm
-from bpttlab.engine.init import RNNParams, haar_orthogonal
+from bpttlab.engine.cells import RNN, profiles
+from bpttlab.engine.cells.rnn import RNNParams, rnn_forward, rnn_jacobian_profile
+from bpttlab.engine.init import haar_orthogonal
+from bpttlab.engine.logdomain import log10_norm
 from bpttlab.engine.nonlinearity import NONLINEARITIES, get_nonlinearity
 from bpttlab.engine.problem import draw_problem
 from bpttlab.engine.products import diagonal_norm_profile, product_norm_profile
-from bpttlab.engine.rnn import rnn_forward, rnn_jacobian_profile, rnn_profiles
 
 from .gradcheck import fd_jacobian
 
@@ -187,9 +188,8 @@ def test_unbounded_states_are_carried_in_the_log_domain(nl):
 def test_input_sensitivity_matches_finite_differences(nl, init, method):
     p, phi = _problem(nl, init=init, n=5, d=3, t=10, scale=0.9, seed=3)
     trace = rnn_forward(p.params, phi, p.inputs, p.h0)
-    state, sens = rnn_profiles(
-        p.params.weight_hh, p.params.weight_ih, trace.log_dphi, method=method
-    )
+    prof = profiles(RNN, p.params, trace, method=method)
+    state, sens = prof.state, prof.input
     np.testing.assert_array_equal(
         state.spectral,
         rnn_jacobian_profile(p.params.weight_hh, trace.log_dphi, method=method).spectral,

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from bpttlab.engine import GradientFlowConfig, gradient_flow, truncation
-from bpttlab.engine.bptt import StepTerms, bptt_gradient
+from bpttlab.engine.bptt import bptt
+from bpttlab.engine.cells.rnn import RNN, rnn_forward
+from bpttlab.engine.logdomain import StepTerms
 from bpttlab.engine.nonlinearity import get_nonlinearity
 from bpttlab.engine.problem import draw_problem
-from bpttlab.engine.rnn import rnn_forward
 from bpttlab.engine.truncation import randomized_truncation, truncated_gradients
 
 
@@ -26,6 +27,10 @@ def _run(nl="tanh", n=5, t=12, seed=0, scale=1.2, init="gaussian"):
         h0="random",
     )
     return p, rnn_forward(p.params, get_nonlinearity(nl), p.inputs, p.h0)
+
+
+def bptt_gradient(problem, trace):
+    return bptt(RNN, problem.params, trace, problem.inputs, target=problem.target)
 
 
 def _terms(problem, trace):

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bptt import gated_bptt
-from .nonlinearity import get_nonlinearity
-from .products import NormProfile, View, product_norm_profile
-
-_SIG = get_nonlinearity("sigmoid")
-_TANH = get_nonlinearity("tanh")
+from ..products import View
+from .base import BackwardStep, BackwardSteps, Options, draw_weights
+from .gated import SIGMOID as _SIG
+from .gated import TANH as _TANH
+from .gated import gated_parameter_gradients, scaled_step
 
 
 @dataclass(frozen=True)
@@ -204,13 +203,12 @@ def lstm_step_factors(p: LSTMParams, tr: LSTMTrace):
         yield factor(t - 1), 0.0
 
 
-def lstm_profiles(p: LSTMParams, tr: LSTMTrace, *, method: str = "auto") -> dict[str, NormProfile]:
-    """Norm profiles over distance l of the LSTM's backward products.
+def lstm_views(p: LSTMParams, tr: LSTMTrace) -> dict[str, View]:
+    """Views of the joint product P_l = d(h_T, c_T)/d(h_{T-l}, c_{T-l}) (2n x 2n):
 
-    ``joint``: d(h_T, c_T)/d(h_{T-l}, c_{T-l}) (2n x 2n), l = 0..T
-    ``hh``: dh_T/dh_{T-l} with c_{T-l} held fixed (the hh block of the joint product)
+    ``hh``: dh_T/dh_{T-l} with c_{T-l} held fixed (the hh block of P_l), l = 0..T
     ``cc``: dc_T/dc_{T-l} (the cc block), l = 0..T
-    ``input``: dh_T/dx_{T-l} = [joint product]_{h rows} B_{T-l}, l = 0..T-1
+    ``input``: dh_T/dx_{T-l} = [P_l]_{h rows} B_{T-l}, l = 0..T-1
     """
     t_len, n = tr.pre.shape[0], p.hidden_size
     v = _step_vectors(p, tr)
@@ -218,14 +216,11 @@ def lstm_profiles(p: LSTMParams, tr: LSTMTrace, *, method: str = "auto") -> dict
     def input_view(m: np.ndarray, l: int) -> tuple[np.ndarray, float]:
         return m[:n] @ _weight_mix(v, t_len - l - 1, p.weight_ih, n), 0.0  # B_{T-l} : (2n, d)
 
-    views = {
+    return {
         "hh": View(lambda m, l: (m[:n, :n], 0.0), t_len),
         "cc": View(lambda m, l: (m[n:, n:], 0.0), t_len),
         "input": View(input_view, t_len - 1),
     }
-    factors = lstm_step_factors(p, tr)
-    joint, parts = product_norm_profile(factors, 2 * n, method=method, views=views)
-    return {"joint": joint, **parts}
 
 
 def lstm_backward_step(p: LSTMParams, tr: LSTMTrace, t: int, g: np.ndarray):
@@ -248,20 +243,76 @@ def lstm_backward_step(p: LSTMParams, tr: LSTMTrace, t: int, g: np.ndarray):
     return g_prev, delta, extras
 
 
-def lstm_bptt(p: LSTMParams, tr: LSTMTrace, inputs: np.ndarray, target: np.ndarray):
-    """BPTTGradient of L = 1/2 ||h_T - y||^2 (grads include ``peephole`` when present)."""
+class LSTMCell:
+    """The LSTM behind the Cell protocol (engine.cells.base); the state is (h, c)."""
 
-    def step(t: int, g: np.ndarray):
-        g_prev, delta, extras = lstm_backward_step(p, tr, t, g)
-        return g_prev, delta, delta, tr.h[t - 1], extras
+    name = "lstm"
+    label = "LSTM"
+    torch_class = "nn.LSTMCell"
+    gate_rows = 4
+    state_factor = 2
+    state_label = "(h, c)"
+    recurrent_block = "W_hg"
+    options = ("forget_bias", "peephole")
+    choices: dict[str, tuple] = {}
+    gate_order = ("f", "i", "o", "c")
+    params_type = LSTMParams
+    compared = True
 
-    n = p.hidden_size
-    return gated_bptt(
-        step,
-        h_states=tr.h,
-        state_size=2 * n,
-        gate_rows=4 * n,
-        inputs=inputs,
-        target=target,
-        peephole=p.peephole is not None,
-    )
+    def gamma(self, options: Options) -> None:
+        return None
+
+    def draw_params(self, streams, *, n, d, init, scale, options: Options) -> LSTMParams:
+        """forget_bias is added to bias_ih's f rows (rows i | f | g | o); the peepholes come
+        from U(-1/sqrt(n), 1/sqrt(n)) of their own stream."""
+        weights = draw_weights(streams, 4, n=n, d=d, init=init, scale=scale)
+        weights["bias_ih"][n : 2 * n] += options.get("forget_bias", 0.0)
+        k = 1.0 / np.sqrt(n)
+        peep = streams["peep"].uniform(-k, k, size=(3, n)) if options.get("peephole") else None
+        return LSTMParams(**weights, peephole=peep)
+
+    def tensor_shapes(self, n: int, options: Options) -> dict[str, tuple[int, ...]]:
+        return {"c0": (n,), **({"peephole": (3, n)} if options.get("peephole") else {})}
+
+    def check_params(self, params: LSTMParams, options: Options) -> None:
+        return None
+
+    def forward(self, params, inputs, h0, c0, options: Options) -> LSTMTrace:
+        return lstm_forward(params, inputs, h0, c0)
+
+    def hidden_states(self, trace: LSTMTrace) -> tuple[np.ndarray, np.ndarray]:
+        return trace.h, np.zeros(len(trace.h))
+
+    def state_vectors(self, trace: LSTMTrace) -> np.ndarray:
+        return np.hstack([trace.h, trace.c])
+
+    def step_factors(self, params: LSTMParams, trace: LSTMTrace):
+        return lstm_step_factors(params, trace)
+
+    def views(self, params: LSTMParams, trace: LSTMTrace) -> dict[str, View]:
+        return lstm_views(params, trace)
+
+    def fast_profiles(self, params, trace, method: str) -> None:
+        return None
+
+    def backward(self, params: LSTMParams, trace: LSTMTrace) -> BackwardStep:
+        def unit_step(t: int, g: np.ndarray):
+            g_prev, delta, extras = lstm_backward_step(params, trace, t, g)
+            return g_prev, delta, delta, trace.h[t - 1], extras
+
+        return scaled_step(unit_step)
+
+    def parameter_gradients(self, params: LSTMParams, trace, inputs, steps: BackwardSteps):
+        """Grads include ``peephole`` for a peephole LSTM."""
+        peephole = params.peephole is not None
+        return gated_parameter_gradients(trace.h, inputs, steps, peephole=peephole)
+
+    def gate_activations(self, trace: LSTMTrace) -> dict[str, np.ndarray]:
+        return lstm_gate_activations(trace)
+
+    def recurrent_weight(self, params: LSTMParams) -> np.ndarray:
+        n = params.hidden_size
+        return params.weight_hh[2 * n : 3 * n]  # rows i | f | g | o: W_hg
+
+
+LSTM = LSTMCell()

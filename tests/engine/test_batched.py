@@ -1,12 +1,12 @@
-"""The stacked exact profiles against direct products, closed forms and the one-step path."""
+"""The batched exact profiles against direct products, closed forms and the one-step path."""
 
 import numpy as np
 import pytest
 
-from bpttlab.engine import stacked
+from bpttlab.engine import batched
+from bpttlab.engine.batched import diag_factor_profiles
 from bpttlab.engine.init import haar_orthogonal
 from bpttlab.engine.products import _exact_sigma_max, product_norm_profile
-from bpttlab.engine.stacked import diag_factor_profiles
 
 LN10 = np.log(10.0)
 
@@ -39,7 +39,7 @@ def _direct(d, scale, w, b):
 @pytest.mark.parametrize("chunk", [2, 7, 64])
 @pytest.mark.parametrize(("n", "m"), [(1, 1), (5, 3), (24, 4), (12, 30)])
 def test_profiles_match_direct_products(n, m, chunk, monkeypatch):
-    monkeypatch.setattr(stacked, "CHUNK", chunk)
+    monkeypatch.setattr(batched, "CHUNK", chunk)
     rng = np.random.default_rng(n * 100 + m)
     d, scale = _factors(rng, 40, n)
     w, b = rng.normal(size=(n, n)) / np.sqrt(n), rng.normal(size=(n, m))
@@ -54,7 +54,7 @@ def test_profiles_match_direct_products(n, m, chunk, monkeypatch):
 
 @pytest.mark.parametrize("chunk", [3, 64])
 def test_a_zero_factor_makes_the_rest_zero(chunk, monkeypatch):
-    monkeypatch.setattr(stacked, "CHUNK", chunk)
+    monkeypatch.setattr(batched, "CHUNK", chunk)
     rng = np.random.default_rng(1)
     d, scale = _factors(rng, 12, 4, zero_at=6)  # factor 7 is zero: P_7 and on are zero
     w, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 2))

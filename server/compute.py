@@ -30,7 +30,6 @@ from ..engine.cliff import (
 )
 from ..engine.compare import CompareResult, compare_cells
 from ..engine.eigen import EigenConfig, EigenResult, eigen_expansion
-
 from . import limits
 from .caching import ByteLRU
 from .limits import Limiter, check_budget

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Query, Request, Response
 
 from ..engine import GradientFlowConfig, GradientFlowResult, gradient_flow
 from ..engine.gradient_flow import TensorShapeError, given_problem
-
 from . import serialize, torch_script
 from .compute import check_cost, in_slot, run_gradient_flow
 from .errors import error_item, error_response

@@ -24,7 +24,6 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from ..engine.problem import GATE_ROWS
-
 from .errors import error_item, error_response
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .serialize import JSONResponse

@@ -16,7 +16,6 @@ import textwrap
 import numpy as np
 
 from ..engine import GradientFlowResult
-
 from .schemas import GradientFlowQuery
 from .serialize import finite_list
 

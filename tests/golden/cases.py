@@ -16,8 +16,11 @@ from urllib.parse import urlencode
 
 EXPLORE: list[dict] = [
     {},
-    *({"nonlinearity": nl, "init": init} for nl in ("tanh", "sigmoid", "relu", "identity")
-      for init in ("gaussian", "orthogonal", "identity", "pytorch")),
+    *(
+        {"nonlinearity": nl, "init": init}
+        for nl in ("tanh", "sigmoid", "relu", "identity")
+        for init in ("gaussian", "orthogonal", "identity", "pytorch")
+    ),
     {"nonlinearity": "relu", "scale": 1.5},
     {"nonlinearity": "identity", "scale": 1.1, "seq_len": 1000, "hidden_size": 8},
     {"nonlinearity": "relu", "init": "identity", "scale": 2.0, "seq_len": 1000},
@@ -175,7 +178,8 @@ def answers(client) -> Iterator[tuple[str, int, str, bytes]]:
         if method == "GET":
             r = client.get(url)
         else:
-            r = client.post(url, content=_body(client, body),
-                            headers={"content-type": "application/json"})
+            r = client.post(
+                url, content=_body(client, body), headers={"content-type": "application/json"}
+            )
         key = f"{method} {url}" + (f" [{body}]" if body else "")
         yield key, r.status_code, hashlib.sha256(r.content).hexdigest(), r.content

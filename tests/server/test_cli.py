@@ -42,7 +42,16 @@ def _workers(pid: int) -> set[int]:
 
 def test_serve_with_two_workers_runs_two_processes_and_spreads_connections():
     port = _free_port()
-    cmd = [sys.executable, "-m", "bpttlab.server.cli", "serve", "--port", str(port), "--workers", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bpttlab.server.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 90

@@ -18,9 +18,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from ..engine import GradientFlowConfig, GradientFlowResult, gradient_flow
+from ..engine import GradientFlowResult, gradient_flow
 from ..engine.cliff import (
-    CliffConfig,
     CliffDescent,
     CliffSurface,
     ClipGeometry,
@@ -29,7 +28,7 @@ from ..engine.cliff import (
     descend,
 )
 from ..engine.compare import CompareResult, compare_cells
-from ..engine.eigen import EigenConfig, EigenResult, eigen_expansion
+from ..engine.eigen import EigenResult, eigen_expansion
 from . import limits
 from .caching import ByteLRU
 from .limits import Limiter, check_budget
@@ -90,30 +89,24 @@ def affordable(q: BaseModel, problems: list[dict]) -> tuple[BaseModel, list[dict
 
 
 def _config_items(q) -> tuple:
-    names = set(GradientFlowConfig.field_names())
-    return tuple((k, v) for k, v in q.engine_fields().items() if k in names)
+    return tuple(q.engine_fields().items())
 
 
 def run_gradient_flow(q: GradientFlowQuery) -> GradientFlowResult:
     check_cost(q)
-    items = _config_items(q)
-    return computed(
-        ("gradient_flow", items), lambda: gradient_flow(GradientFlowConfig(**dict(items)))
-    )
+    return computed(("gradient_flow", _config_items(q)), lambda: gradient_flow(q.to_config()))
 
 
 def run_compare(q: CompareQuery) -> CompareResult:
     check_cost(q)
-    items = _config_items(q)
-    return computed(("compare", items), lambda: compare_cells(GradientFlowConfig(**dict(items))))
+    return computed(("compare", _config_items(q)), lambda: compare_cells(q.to_config()))
 
 
 def run_cliff(q: CliffQuery) -> tuple[CliffSurface, CliffDescent, ClipGeometry]:
     """The surface (cached apart: clicking a new start point does not recompute it), the
     three descents from (start_w, start_b), and the clipping of the gradient there."""
     check_cost(q)
-    fields = tuple(q.cliff_fields().items())
-    surface = computed(("cliff", fields), lambda: cliff_surface(CliffConfig(**dict(fields))))
+    surface = computed(("cliff", _config_items(q)), lambda: cliff_surface(q.to_config()))
     start = (q.start_w, q.start_b)
 
     def paths() -> tuple[CliffDescent, ClipGeometry]:
@@ -127,5 +120,4 @@ def run_cliff(q: CliffQuery) -> tuple[CliffSurface, CliffDescent, ClipGeometry]:
 
 def run_eigen(q: EigenQuery) -> EigenResult:
     check_cost(q)
-    items = tuple(q.eigen_fields().items())
-    return computed(("eigen", items), lambda: eigen_expansion(EigenConfig(**dict(items))))
+    return computed(("eigen", _config_items(q)), lambda: eigen_expansion(q.to_config()))

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from . import pages
 from .errors import validation_items
-from .schemas import _query_value
+from .schemas import query_value
 from .settings import get_settings
 from .views import VIEWS, View
 
@@ -68,7 +68,7 @@ def _axes(view: View, q) -> dict[str, list]:
 
 
 def _key(point: dict) -> str:
-    return "&".join(f"{k}={_query_value(v)}" for k, v in point.items())
+    return "&".join(f"{k}={query_value(v)}" for k, v in point.items())
 
 
 def _shrink(axes: dict[str, list], chosen: dict) -> bool:
@@ -143,7 +143,7 @@ def _index_html(view: View, q, axes: dict[str, list], first: str) -> str:
         {
             "name": name,
             "label": fields[name].title or name,
-            "options": [(_query_value(v), v == chosen[name]) for v in values],
+            "options": [(query_value(v), v == chosen[name]) for v in values],
         }
         for name, values in axes.items()
     ]

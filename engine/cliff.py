@@ -174,6 +174,11 @@ class CliffSurface:
     grad_b: np.ndarray
 
     @property
+    def loss_range(self) -> tuple[float, float]:
+        """(min, max) of E over the grid."""
+        return float(self.loss.min()), float(self.loss.max())
+
+    @property
     def gradient_peak(self) -> tuple[int, int]:
         """(row i, column j) of the largest nonzero log10 ||grad E|| (the first, in row-major
         order; (0, 0) when the gradient is zero everywhere)."""

@@ -23,6 +23,7 @@ from .style import (
     line,
     num,
     power,
+    square_axes,
 )
 
 MODE_NAMES = {"none": "unclipped", "norm": "clipped by norm", "value": "clipped by value"}
@@ -91,8 +92,9 @@ def cliff_surface_figure(surface: CliffSurface, d: CliffDescent) -> Figure:
         *_path_traces(d),
     ]
     words = "; ".join(f"{MODE_NAMES[m]} {_outcome(p)}" for m, p in d.paths.items())
+    lowest, highest = surface.loss_range
     sentence = (
-        f"E ranges from {float(surface.loss.min()):.3g} to {float(surface.loss.max()):.3g} over "
+        f"E ranges from {lowest:.3g} to {highest:.3g} over "
         f"the grid; from (w, b) = ({d.start[0]:.3g}, {d.start[1]:.3g}) with learning rate "
         f"{d.learning_rate:.3g}: {words}."
     )
@@ -238,8 +240,7 @@ def clipping_figure(geo: ClipGeometry) -> Figure:
     )
     made = layout(
         "Clipping the gradient at the start point",
-        {"title": {"text": "dE/dw"}, "range": [-reach, reach], "constrain": "domain"},
-        {"title": {"text": "dE/db"}, "range": [-reach, reach], "scaleanchor": "x"},
+        *square_axes("dE/dw", "dE/db", reach),
         shapes=shapes,
         annotations=notes,
         height=420,

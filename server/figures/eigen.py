@@ -17,12 +17,14 @@ from .style import (
     VERMILLION,
     Figure,
     circle,
+    eigenvalue_markers,
     figure,
     layout,
     legend_entry,
     line,
     num,
     power,
+    square_axes,
 )
 
 EIGEN_COMPONENTS = 12  # component curves drawn (largest |lambda| first)
@@ -85,15 +87,7 @@ def eigen_plane_figure(r: EigenResult) -> Figure:
     lam = r.eigenvalues
     reach = max(1.0, r.spectral_radius) * 1.15
     data = [
-        {
-            "type": "scatter",
-            "mode": "markers",
-            "x": finite_list(lam.real),
-            "y": finite_list(lam.imag),
-            "name": "eigenvalues",
-            "marker": {"color": BLUE, "size": 9},
-            "hovertemplate": "%{x:.4f} %{y:+.4f}i<extra></extra>",
-        },
+        eigenvalue_markers(lam, {"color": BLUE, "size": 9}),
         legend_entry("unit circle", BLACK),
     ]
     sentence = (
@@ -102,8 +96,7 @@ def eigen_plane_figure(r: EigenResult) -> Figure:
     )
     made = layout(
         "Eigenvalues of W",
-        {"title": {"text": "real part"}, "range": [-reach, reach], "constrain": "domain"},
-        {"title": {"text": "imaginary part"}, "range": [-reach, reach], "scaleanchor": "x"},
+        *square_axes("real part", "imaginary part", reach),
         shapes=[circle(1.0, BLACK, "solid")],
     )
     return figure("Eigenvalues", sentence, data, made)

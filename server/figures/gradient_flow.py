@@ -25,6 +25,7 @@ from .style import (
     Figure,
     circle,
     cosine_words,
+    eigenvalue_markers,
     figure,
     hline,
     layout,
@@ -33,6 +34,7 @@ from .style import (
     marked,
     num,
     power,
+    square_axes,
     vline,
 )
 from .truncation import randomized_figure, relative_words, truncation_figure
@@ -102,15 +104,9 @@ def eigenvalue_figure(r: GradientFlowResult) -> Figure:
         shapes.append(circle(1.0 / gamma, VERMILLION, "dash"))
         reach = max(reach, 1.1 / gamma)
     data = [
-        {
-            "type": "scatter",
-            "mode": "markers",
-            "x": finite_list(lam.real),
-            "y": finite_list(lam.imag),
-            "name": "eigenvalues",
-            "marker": {"color": BLUE, "size": 7, "line": {"color": "#ffffff", "width": 0.5}},
-            "hovertemplate": "%{x:.4f} %{y:+.4f}i<extra></extra>",
-        },
+        eigenvalue_markers(
+            lam, {"color": BLUE, "size": 7, "line": {"color": "#ffffff", "width": 0.5}}
+        ),
         # legend entries for the circles, which are layout shapes
         legend_entry("unit circle", BLACK),
     ]
@@ -124,17 +120,8 @@ def eigenvalue_figure(r: GradientFlowResult) -> Figure:
     sentence += (
         f", and the 1/gamma circle has radius {num(1.0 / gamma)}." if gamma is not None else "."
     )
-    made = layout(
-        f"Eigenvalues of {which}",
-        {"title": {"text": "real part"}, "range": [-reach, reach], "constrain": "domain"},
-        {
-            "title": {"text": "imaginary part"},
-            "range": [-reach, reach],
-            "scaleanchor": "x",
-            "scaleratio": 1,
-        },
-        shapes=shapes,
-    )
+    xaxis, yaxis = square_axes("real part", "imaginary part", reach)
+    made = layout(f"Eigenvalues of {which}", xaxis, {**yaxis, "scaleratio": 1}, shapes=shapes)
     return figure("Eigenvalues", sentence, data, made)
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from ..serialize import finite_list
+
 BLUE, SKY, GREEN, ORANGE = "#0072B2", "#56B4E9", "#009E73", "#E69F00"
 VERMILLION, PURPLE, GREY, BLACK = "#D55E00", "#CC79A7", "#767676", "#000000"
 # Okabe-Ito in the order curves take them; its yellow is too faint on white
@@ -128,6 +132,27 @@ def circle(radius: float, color: str, dash: str) -> dict[str, Any]:
         "y1": radius,
         "line": {"color": color, "dash": dash, "width": 1.5},
     }
+
+
+def eigenvalue_markers(eigenvalues: np.ndarray, marker: dict) -> dict[str, Any]:
+    """The eigenvalues as points of the complex plane."""
+    return {
+        "type": "scatter",
+        "mode": "markers",
+        "x": finite_list(eigenvalues.real),
+        "y": finite_list(eigenvalues.imag),
+        "name": "eigenvalues",
+        "marker": marker,
+        "hovertemplate": "%{x:.4f} %{y:+.4f}i<extra></extra>",
+    }
+
+
+def square_axes(x_title: str, y_title: str, reach: float) -> tuple[dict, dict]:
+    """x and y axes over [-reach, reach] on equal scales (circles drawn round)."""
+    return (
+        {"title": {"text": x_title}, "range": [-reach, reach], "constrain": "domain"},
+        {"title": {"text": y_title}, "range": [-reach, reach], "scaleanchor": "x"},
+    )
 
 
 def power(log10_value: float | None) -> str:

@@ -205,6 +205,10 @@ def test_descent_path_shapes_and_determinism():
 
 def test_gradient_peak_and_median_over_the_nonzero_grid_points():
     surface = cliff_surface(CliffConfig(resolution=21))
+    # E = (phi(x_T) - 0.7)^2 with 0 < sigmoid < 1: between 0 and 0.7^2
+    lowest, highest = surface.loss_range
+    assert lowest == surface.loss.min() and highest == surface.loss.max()
+    assert 0.0 <= lowest < highest < 0.49
     g = surface.log10_grad_norm
     row, col = surface.gradient_peak
     assert g[row, col] == g.max()

@@ -49,10 +49,20 @@ def bounded(
 
 
 def _comma_items(value: Any) -> Any:
-    """ "64, 32" (a URL query) -> ["64", "32"]; a list (a JSON body) is taken as it is."""
+    """A comma list as a list of entries: "64, 32" (a URL query) -> ["64", "32"], and so are
+    ["64,32"] (FastAPI hands a sequence field's query values over as a list) and ["64", "32"]
+    (``?layers=64&layers=32``); a JSON list of numbers is taken as it is."""
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+        value = [value]
+    if not isinstance(value, list | tuple):
+        return value
+    items: list[Any] = []
+    for v in value:
+        if isinstance(v, str):
+            items += [part.strip() for part in v.split(",") if part.strip()]
+        else:
+            items.append(v)
+    return items
 
 
 def int_list(

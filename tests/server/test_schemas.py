@@ -125,3 +125,28 @@ def test_the_post_body_leaves_its_tensors_out_of_the_config():
     body = GradientFlowBody(seq_len=5, weights={"h0": [0.0] * 32})
     assert body.to_config() == GradientFlowConfig(seq_len=5)
     assert set(body.tensors()) == {"h0"}
+
+
+def test_a_comma_list_through_fastapi_as_a_query_and_in_openapi():
+    from typing import Annotated
+
+    from fastapi import FastAPI, Query
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+
+    @app.get("/stack")
+    def stack(q: Annotated[StackQuery, Query()]) -> dict:
+        return {"layers": list(q.layers)}
+
+    with TestClient(app) as c:
+        assert c.get("/stack", params={"layers": "64,32"}).json() == {"layers": [64, 32]}
+        assert c.get("/stack?layers=8&layers=4").json() == {"layers": [8, 4]}
+        assert c.get("/stack").json() == {"layers": [64]}
+        assert c.get("/stack", params={"layers": "64,0"}).status_code == 422
+        [param] = [
+            p
+            for p in c.get("/openapi.json").json()["paths"]["/stack"]["get"]["parameters"]
+            if p["name"] == "layers"
+        ]
+        assert param["schema"]["type"] == "string"

@@ -173,6 +173,27 @@ class CliffSurface:
     grad_w: np.ndarray
     grad_b: np.ndarray
 
+    @property
+    def loss_range(self) -> tuple[float, float]:
+        """(min, max) of E over the grid."""
+        return float(self.loss.min()), float(self.loss.max())
+
+    @property
+    def gradient_peak(self) -> tuple[int, int]:
+        """(row i, column j) of the largest nonzero log10 ||grad E|| (the first, in row-major
+        order; (0, 0) when the gradient is zero everywhere)."""
+        g = self.log10_grad_norm
+        top = np.unravel_index(int(np.argmax(np.where(g > LOG10_ZERO, g, -np.inf))), g.shape)
+        return int(top[0]), int(top[1])
+
+    @property
+    def median_log10_grad_norm(self) -> float | None:
+        """The median of log10 ||grad E|| over the grid points where it is nonzero (None if
+        there are none)."""
+        g = self.log10_grad_norm
+        nonzero = g > LOG10_ZERO
+        return float(np.median(g[nonzero])) if nonzero.any() else None
+
 
 def cliff_surface(config: CliffConfig) -> CliffSurface:
     """E and its gradient on the config's (w, b) grid."""
@@ -211,6 +232,11 @@ class DescentPath:
     step_length: np.ndarray
     diverged_at: int | None
 
+    @property
+    def longest_step(self) -> float:
+        """max ||p_{i+1} - p_i||, 0 when no step was taken."""
+        return float(self.step_length.max()) if self.step_length.size else 0.0
+
 
 @dataclass(frozen=True)
 class CliffDescent:
@@ -222,6 +248,11 @@ class CliffDescent:
     steps: int
     clip_threshold: float
     paths: dict[str, DescentPath]
+
+    @property
+    def step_bound(self) -> float:
+        """learning_rate x clip_threshold: no step clipped by norm is longer."""
+        return self.learning_rate * self.clip_threshold
 
 
 def _step(pt: CliffPoint, mode: str, lr: float, threshold: float) -> np.ndarray | None:
@@ -310,6 +341,18 @@ class ClipGeometry:
     log10_scale: float
     clipped: dict[str, np.ndarray]
     results: dict
+
+    @property
+    def gradient_norm(self) -> float:
+        """||grad E|| as a plain float (0 when it is below 1e-300)."""
+        log10_norm = self.results["norm"].log10_norm_before
+        return 10.0**log10_norm if log10_norm > -300 else 0.0
+
+    @property
+    def direction(self) -> np.ndarray:
+        """(2,) grad E / ||grad E|| (the zero vector for a zero gradient)."""
+        norm = float(np.linalg.norm(self.gradient))
+        return self.gradient / norm if norm > 0 else self.gradient
 
 
 def clip_geometry(config: CliffConfig, point: tuple[float, float], threshold: float):

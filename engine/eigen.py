@@ -26,11 +26,14 @@ import numpy as np
 
 from .init import INITS, haar_orthogonal, init_recurrent
 from .nonlinearity import NONLINEARITIES
+from .spectrum import count_outside_unit_circle, pascanu_log10_bound
 
 MATRICES = ("eigenvalues", *INITS)
 REGIONS = ("vanishing guaranteed", "boundary", "exploding possible")
 _LN10 = float(np.log(10.0))
 _REAL_TOL = 1e-12  # an angle within this of 0 or pi (mod 2 pi) gives a real eigenvalue
+DERIVATIVE_GRID = np.linspace(-6.0, 6.0, 241)  # the pre-activations phi' is drawn over
+BOUNDARY_POINTS = 200  # points of the curve gamma = 1 / sigma_max
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,27 @@ class EigenResult:
     peak_log10: float
     peak_distance: int
 
+    @property
+    def outside_unit_circle(self) -> int:
+        """How many eigenvalues lie outside the unit circle (|lambda| > 1)."""
+        return count_outside_unit_circle(self.eigenvalues)
+
+    @property
+    def log10_radius_power(self) -> np.ndarray:
+        """(T + 1,) log10 rho^l = l log10 rho, what ||W^l|| follows for a normal W."""
+        return pascanu_log10_bound(1.0, self.spectral_radius, int(self.distance[-1]))
+
+    @property
+    def power_norm_peak(self) -> tuple[int, float]:
+        """(l, log10 ||W^l||) at the first l where ||W^l|| is largest."""
+        l = int(np.argmax(self.log10_power_norm))
+        return l, float(self.log10_power_norm[l])
+
+    @property
+    def regions(self) -> dict[str, tuple[float, str]]:
+        """Per nonlinearity, (gamma, Pascanu's region) at this W's sigma_max."""
+        return pascanu_regions(self.sigma_max)
+
 
 def _direct(wt: np.ndarray, g0: np.ndarray, t_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Unit directions (T + 1, n) and log10 norms (T + 1,) of g_l = wt^l g0."""
@@ -308,8 +332,9 @@ class DerivativeCurves:
     gamma: dict[str, float]
 
 
-def derivative_curves(a_grid) -> DerivativeCurves:
-    """phi'(a) over ``a_grid`` for each nonlinearity (ReLU' = 0 at a = 0, as PyTorch)."""
+def derivative_curves(a_grid=DERIVATIVE_GRID) -> DerivativeCurves:
+    """phi'(a) over ``a_grid`` (DERIVATIVE_GRID by default) for each nonlinearity (ReLU' = 0
+    at a = 0, as PyTorch)."""
     a = np.asarray(a_grid, dtype=float)
     return DerivativeCurves(
         a=a,
@@ -334,3 +359,28 @@ def pascanu_region(gamma: float, sigma_max: float) -> str:
     if product > 1.0:
         return REGIONS[2]
     return REGIONS[1]
+
+
+def pascanu_regions(sigma_max: float) -> dict[str, tuple[float, str]]:
+    """(gamma, pascanu_region(gamma, sigma_max)) for each nonlinearity, by name."""
+    return {
+        name: (nl.gamma, pascanu_region(nl.gamma, sigma_max)) for name, nl in NONLINEARITIES.items()
+    }
+
+
+@dataclass(frozen=True)
+class PascanuBoundary:
+    """The curve gamma = 1 / sigma_max between Pascanu's regions, over a sigma_max axis that
+    reaches ``top`` = max(3, 1.25 sigma_max of the W shown): sigma (N,) from 1/1.1 to top,
+    gamma (N,) = 1 / sigma."""
+
+    sigma: np.ndarray
+    gamma: np.ndarray
+    top: float
+
+
+def pascanu_boundary(sigma_max: float, points: int = BOUNDARY_POINTS) -> PascanuBoundary:
+    """The boundary curve on an axis wide enough to show ``sigma_max``."""
+    top = max(3.0, 1.25 * sigma_max)
+    sigma = np.linspace(1.0 / 1.1, top, points)
+    return PascanuBoundary(sigma, 1.0 / sigma, top)

@@ -23,6 +23,11 @@ class Spectrum:
     spectral_radius: float
     spectral_norm: float
 
+    @property
+    def outside_unit_circle(self) -> int:
+        """How many eigenvalues lie outside the unit circle (|lambda| > 1)."""
+        return count_outside_unit_circle(self.eigenvalues)
+
 
 def spectrum(w: np.ndarray) -> Spectrum:
     """Eigen and singular values of w : (n, n)."""
@@ -38,3 +43,8 @@ def pascanu_log10_bound(gamma: float, sigma_max: float, seq_len: int) -> np.ndar
     if sigma_max == 0.0:
         return np.where(distance == 0, 0.0, -np.inf)
     return distance * np.log10(gamma * sigma_max)
+
+
+def count_outside_unit_circle(eigenvalues: np.ndarray) -> int:
+    """How many of eigenvalues : (n,) have |lambda| > 1."""
+    return int(np.count_nonzero(np.abs(eigenvalues) > 1.0))

@@ -208,6 +208,22 @@ class RandomizedTruncationResult:
     draw_error: np.ndarray
     mean_error: np.ndarray
 
+    @property
+    def rms_draw_error(self) -> float:
+        """The root mean square of draw_error: how far one draw is off, typically."""
+        return float(np.sqrt(np.mean(self.draw_error**2)))
+
+    @property
+    def mean_kept_fraction(self) -> float:
+        """The fraction of the T terms one draw keeps, averaged over the draws (about p)."""
+        return float(np.mean(self.kept_fraction))
+
+    @property
+    def rms_over_sqrt_draws(self) -> np.ndarray:
+        """(draws,) rms_draw_error / sqrt(m), m = 1..draws: how the mean of m independent
+        draws is expected to shrink."""
+        return self.rms_draw_error / np.sqrt(np.arange(1, self.draws + 1))
+
 
 def randomized_truncation(
     terms: StepTerms, p: float, draws: int, seed: int

@@ -6,13 +6,21 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
-from . import __version__, api, compute, downloads, embed, errors, interop, limits, pages
+from . import __version__, api, downloads, embed, errors, interop, limits, pages
+from .catalog import VIEWS
+from .compute import Runtime, RuntimeContext
 from .security import SecurityHeaders
 from .settings import Settings, get_settings
+from .views import Registry
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, views: Registry | None = None) -> FastAPI:
+    """An app with these settings (the environment's, ``get_settings()``, by default) and
+    views (server/catalog.py's, by default). Its state is the one place both live at run
+    time: ``app.state.settings``, the ``runtime`` made from them (cost budget, computing slots,
+    cache), the ``templates`` and the ``views``, whose routes are built here."""
     settings = settings or get_settings()
+    views = VIEWS if views is None else views
     app = FastAPI(
         title="BPTT Lab",
         version=__version__,
@@ -27,17 +35,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=limits.lifespan,
     )
     app.state.settings = settings
-    compute.configure(settings)  # the process's cost budget, computing slots and cache
+    app.state.runtime = Runtime.of(settings)
+    app.state.templates = pages.make_templates(settings)
+    app.state.views = views
     errors.install(app)
     limits.install(app)
+    app.add_middleware(RuntimeContext)
     if settings.gzip:
         app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
-    app.include_router(api.router, responses=errors.RESPONSES)
+    app.include_router(api.router(views), responses=errors.RESPONSES)
     app.include_router(interop.router, responses=errors.RESPONSES)
-    app.include_router(pages.router)
+    app.include_router(pages.router(views))
     app.include_router(embed.router)
-    app.include_router(downloads.router)
+    app.include_router(downloads.router(views))
     app.mount("/vendor", pages.VendorFiles(directory=settings.static_dir / "vendor"), name="vendor")
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app

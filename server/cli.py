@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="log every request (off by default: it costs CPU on every request)",
     )
+    from .catalog import VIEWS
     from .static_export import MAX_BYTES
-    from .views import VIEWS
 
     export = commands.add_parser(
         "export", help="write a self-contained folder of one view (no server, no network)"

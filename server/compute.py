@@ -2,25 +2,31 @@
 computations at once, and one cache of results and response bodies bounded in bytes.
 
 Every result is a pure function of its query, so equal queries share one computation (and
-equal concurrent ones wait for the first). The budget, the limiter and the cache belong to
-the process, as its cores and memory do: ``configure`` sets them, from the settings of the
-app being created (``create_app``); until then they follow ``get_settings()``.
+equal concurrent ones wait for the first). The budget, the limiter and the cache are the
+app's ``Runtime``, made by ``create_app`` from its settings and kept in ``app.state.runtime``
+(the one place settings live at run time). ``runtime()`` is the runtime of the app serving
+the current request: ``RuntimeContext``, a middleware of every app, makes it current for the
+request; ``using`` does so outside a server (the static export).
 
+The cost of a request is checked once, where the request comes in (server/caching.py for the
+API, ``affordable`` for pages, the downloads and the POST), never by the run_* functions.
 A request that is answered from the cache takes no computing slot; one that is not takes one
 slot for all its work (the result and the response body made from it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..engine import GradientFlowConfig, GradientFlowResult, gradient_flow
+from ..engine import GradientFlowResult, gradient_flow
 from ..engine.cliff import (
-    CliffConfig,
     CliffDescent,
     CliffSurface,
     ClipGeometry,
@@ -29,18 +35,20 @@ from ..engine.cliff import (
     descend,
 )
 from ..engine.compare import CompareResult, compare_cells
-from ..engine.eigen import EigenConfig, EigenResult, eigen_expansion
+from ..engine.eigen import EigenResult, eigen_expansion
 from . import limits
 from .caching import ByteLRU
-from .limits import Limiter, check_budget
-from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
-from .settings import Settings, get_settings
+from .limits import Limiter
+from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery, QueryModel
+from .settings import Settings
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Runtime:
+    """An app's cost budget, computing slots and cache."""
+
     budget: float
     limiter: Limiter
     cache: ByteLRU
@@ -54,18 +62,42 @@ class Runtime:
         )
 
 
-_runtime: Runtime | None = None
+_current: ContextVar[Runtime] = ContextVar("bpttlab_runtime")
 
 
-def configure(settings: Settings) -> Runtime:
-    """A new budget, limiter and (empty) cache for this process, from settings."""
-    global _runtime
-    _runtime = Runtime.of(settings)
-    return _runtime
+@contextmanager
+def using(rt: Runtime) -> Iterator[Runtime]:
+    """Make rt the current runtime within the block (and the threads it starts work in)."""
+    token = _current.set(rt)
+    try:
+        yield rt
+    finally:
+        _current.reset(token)
 
 
 def runtime() -> Runtime:
-    return _runtime or configure(get_settings())
+    """The runtime of the app serving this request (or of the enclosing ``using``)."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError(
+            "no runtime: computations run in a request of an app made by create_app, or "
+            "inside compute.using(Runtime.of(settings))"
+        ) from None
+
+
+class RuntimeContext:
+    """ASGI middleware: each request runs with its app's ``app.state.runtime`` current."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        with using(scope["app"].state.runtime):
+            await self.app(scope, receive, send)
 
 
 def in_slot(compute: Callable[[], T]) -> T:
@@ -81,7 +113,7 @@ def computed(key: tuple, compute: Callable[[], T]) -> T:
 
 def check_cost(q: BaseModel) -> None:
     """Refuse (422) a query whose estimated cost exceeds the budget, before any work."""
-    check_budget(q, runtime().budget)
+    limits.check_budget(q, runtime().budget)
 
 
 def affordable(q: BaseModel, problems: list[dict]) -> tuple[BaseModel, list[dict]]:
@@ -89,43 +121,31 @@ def affordable(q: BaseModel, problems: list[dict]) -> tuple[BaseModel, list[dict
     return limits.affordable(q, problems, runtime().budget)
 
 
-def _config_items(q) -> tuple:
-    names = set(GradientFlowConfig.field_names())
-    return tuple((k, v) for k, v in q.engine_fields().items() if k in names)
+def _key(view: str, q: QueryModel) -> tuple:
+    return (view, tuple(q.engine_fields().items()))
 
 
 def run_gradient_flow(q: GradientFlowQuery) -> GradientFlowResult:
-    check_cost(q)
-    items = _config_items(q)
-    return computed(
-        ("gradient_flow", items), lambda: gradient_flow(GradientFlowConfig(**dict(items)))
-    )
+    return computed(_key("gradient_flow", q), lambda: gradient_flow(q.to_config()))
 
 
 def run_compare(q: CompareQuery) -> CompareResult:
-    check_cost(q)
-    items = _config_items(q)
-    return computed(("compare", items), lambda: compare_cells(GradientFlowConfig(**dict(items))))
+    return computed(_key("compare", q), lambda: compare_cells(q.to_config()))
 
 
 def run_cliff(q: CliffQuery) -> tuple[CliffSurface, CliffDescent, ClipGeometry]:
     """The surface (cached apart: clicking a new start point does not recompute it), the
     three descents from (start_w, start_b), and the clipping of the gradient there."""
-    check_cost(q)
-    fields = tuple(q.cliff_fields().items())
-    surface = computed(("cliff", fields), lambda: cliff_surface(CliffConfig(**dict(fields))))
-    start = (q.start_w, q.start_b)
+    surface = computed(_key("cliff", q), lambda: cliff_surface(q.to_config()))
 
     def paths() -> tuple[CliffDescent, ClipGeometry]:
         return (
-            descend(surface.config, start, q.learning_rate, q.steps, q.clip_threshold),
-            clip_geometry(surface.config, start, q.clip_threshold),
+            descend(surface.config, q.start, q.learning_rate, q.steps, q.clip_threshold),
+            clip_geometry(surface.config, q.start, q.clip_threshold),
         )
 
     return (surface, *computed(("cliff_descent", q.model_dump_json()), paths))
 
 
 def run_eigen(q: EigenQuery) -> EigenResult:
-    check_cost(q)
-    items = tuple(q.eigen_fields().items())
-    return computed(("eigen", items), lambda: eigen_expansion(EigenConfig(**dict(items))))
+    return computed(_key("eigen", q), lambda: eigen_expansion(q.to_config()))

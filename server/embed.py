@@ -1,5 +1,6 @@
 """Embeds: ``/embed/<view>?<the view's query>&controls=none|compact|full&figures=a,b`` and
-oEmbed 1.0 (``/oembed?url=<view URL>&format=json``), for every registered view.
+oEmbed 1.0 (``/oembed?url=<view URL>&format=json``), for every view of the app's registry
+(``app.state.views``).
 
 The framing policy (CSP frame-ancestors: any origin, or BPTTLAB_FRAME_ANCESTORS, for
 ``/embed/``; this origin only elsewhere) is set by server/security.py, not here.
@@ -15,13 +16,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
-from . import pages  # noqa: F401  (registers the views)
 from .controls import lenient
 from .errors import error_item, error_response
+from .pages import templates
 from .responses import CacheableRoute
 from .serialize import JSONResponse
-from .settings import get_settings
-from .views import VIEWS, EmbedParams, View, base_url, page_context, split_embed
+from .views import EmbedParams, View, base_url, page_context, split_embed
 
 router = APIRouter(route_class=CacheableRoute)
 OEMBED_WIDTH, OEMBED_HEIGHT = 720, 900  # the iframe's size before it reports its own height
@@ -30,17 +30,17 @@ MAX_SIZE = 10_000
 
 @router.get("/embed/{name}", include_in_schema=False, response_class=HTMLResponse)
 def embed(name: str, request: Request) -> HTMLResponse:
-    view = VIEWS.get(name)
+    view = request.app.state.views.get(name)
     if view is None:
         raise HTTPException(404)
     context = page_context(view, request.query_params, embed=True)
-    return pages.templates().TemplateResponse(request, "embed.html", context)
+    return templates(request).TemplateResponse(request, "embed.html", context)
 
 
 def _hosts(request: Request) -> set[str]:
     """The hosts this server answers for: the request's, and BPTTLAB_PUBLIC_URL's."""
     hosts = {request.url.netloc.lower()}
-    public = get_settings().public_url
+    public = request.app.state.settings.public_url
     if public:
         hosts.add(urlsplit(public).netloc.lower())
     return hosts
@@ -52,7 +52,8 @@ def _view_of(url: str, request: Request) -> tuple[View, str] | None:
     if parts.scheme not in ("http", "https") or parts.netloc.lower() not in _hosts(request):
         return None
     path = parts.path.removeprefix("/embed")
-    view = VIEWS.get(path.strip("/")) if path.startswith("/") else None
+    views = request.app.state.views
+    view = views.get(path.strip("/")) if path.startswith("/") else None
     if view is None:
         return None
     view_params, embed_params = split_embed(dict(parse_qsl(parts.query)))
@@ -61,9 +62,10 @@ def _view_of(url: str, request: Request) -> tuple[View, str] | None:
     return view, "&".join(s for s in (q.query_string(), e.query_string()) if s)
 
 
-def _not_found(url: str) -> JSONResponse:
+def _not_found(url: str, request: Request) -> JSONResponse:
+    views = list(request.app.state.views)
     item = error_item(
-        "url", "not the address of a view of this server", "not_found", {"views": list(VIEWS)}, url
+        "url", "not the address of a view of this server", "not_found", {"views": views}, url
     )
     return error_response(404, [item])
 
@@ -97,7 +99,7 @@ def oembed(
         return error_response(501, [item])
     found = _view_of(url, request)
     if found is None:
-        return _not_found(url)
+        return _not_found(url, request)
     view, query = found
     base = base_url(request)
     width = min(OEMBED_WIDTH, maxwidth or OEMBED_WIDTH)

@@ -113,9 +113,7 @@ def _(q: CliffQuery) -> Cost:
 
 @estimate.register
 def _(q: EigenQuery) -> Cost:
-    from ..engine.eigen import EigenConfig
-
-    n = EigenConfig(**q.eigen_fields()).size  # hidden_size, or the blocks' size
+    n = q.to_config().size  # hidden_size, or the blocks' size
     return Cost(  # a product and an SVD per distance
         float((q.seq_len + 1) * (STEP + 4 * n**3)),
         "(seq_len + 1) * (STEP + 4*n^3)",

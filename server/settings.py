@@ -1,4 +1,10 @@
-"""Settings from BPTTLAB_* environment variables, behind a cached ``get_settings()``."""
+"""Settings from BPTTLAB_* environment variables, read once by a cached ``get_settings()``.
+
+``get_settings()`` is only the default: ``create_app(settings)`` (and the CLI and the static
+export) take the settings to use, and an app keeps its own in ``app.state.settings`` (with the
+runtime made from them), the one place they are read at run time. Tests give an app settings
+of its own with ``create_app(Settings(...))``.
+"""
 
 from __future__ import annotations
 

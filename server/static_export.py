@@ -23,10 +23,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
 from . import pages
+from .catalog import VIEWS
+from .compute import Runtime, check_cost, using
 from .errors import validation_items
-from .schemas import _query_value
-from .settings import get_settings
-from .views import VIEWS, View
+from .schemas import query_value
+from .settings import Settings, get_settings
+from .views import Registry, View
 
 MAX_BYTES = 10 * 2**20
 
@@ -68,7 +70,7 @@ def _axes(view: View, q) -> dict[str, list]:
 
 
 def _key(point: dict) -> str:
-    return "&".join(f"{k}={_query_value(v)}" for k, v in point.items())
+    return "&".join(f"{k}={query_value(v)}" for k, v in point.items())
 
 
 def _shrink(axes: dict[str, list], chosen: dict) -> bool:
@@ -81,15 +83,35 @@ def _shrink(axes: dict[str, list], chosen: dict) -> bool:
     return True
 
 
-def export(name: str, query: str, out: Path, max_bytes: int = MAX_BYTES) -> Export:
-    view = VIEWS.get(name)
+def export(
+    name: str,
+    query: str,
+    out: Path,
+    max_bytes: int = MAX_BYTES,
+    settings: Settings | None = None,
+    views: Registry = VIEWS,
+) -> Export:
+    """Export view ``name`` of ``views`` under ``query`` into ``out``, computing within the
+    cost budget of ``settings`` (the environment's by default), as a server would."""
+    settings = settings or get_settings()
+    view = views.get(name)
     if view is None:
-        raise ExportError(f"no view {name!r}; views: {', '.join(VIEWS)}")
+        raise ExportError(f"no view {name!r}; views: {', '.join(views)}")
+    with using(Runtime.of(settings)):
+        return _export(view, query, out, max_bytes, settings)
+
+
+def _built(view: View, q) -> dict[str, list]:
+    check_cost(q)
+    return view.build(q)
+
+
+def _export(view: View, query: str, out: Path, max_bytes: int, settings: Settings) -> Export:
     q = _validated(view, dict(parse_qsl(query.lstrip("?"), keep_blank_values=True)))
     chosen = q.model_dump()
     axes = _axes(view, q)
     computed: dict[str, str] = {}  # key -> JSON of that point's figures and numbers
-    assets = _assets()
+    assets = _assets(settings)
     fixed = sum(path.stat().st_size for path in assets.values())
     while True:
         points = [
@@ -98,10 +120,11 @@ def export(name: str, query: str, out: Path, max_bytes: int = MAX_BYTES) -> Expo
         for point in points:
             key = _key(point)
             if key not in computed:
-                built = view.build(_validated(view, {**chosen, **point}))
+                built = _built(view, _validated(view, {**chosen, **point}))
                 computed[key] = json.dumps(built, allow_nan=False, separators=(",", ":"))
         data = _data_js(view, q, axes, {_key(p): computed[_key(p)] for p in points})
-        page = _index_html(view, q, axes, computed[_key({n: chosen[n] for n in axes})])
+        first = computed[_key({n: chosen[n] for n in axes})]
+        page = _index_html(view, q, axes, first, settings)
         size = fixed + len(data.encode()) + len(page.encode())
         if size <= max_bytes:
             break
@@ -118,8 +141,8 @@ def export(name: str, query: str, out: Path, max_bytes: int = MAX_BYTES) -> Expo
     return Export(out=out, grid=axes, points=len(points), bytes=size)
 
 
-def _assets() -> dict[str, Path]:
-    static = get_settings().static_dir
+def _assets(settings: Settings) -> dict[str, Path]:
+    static = settings.static_dir
     return {
         Path(pages.PLOTLY_PATH).name: pages.PLOTLY_FILE,
         "export.js": static / "js" / "export.js",
@@ -133,9 +156,9 @@ def _data_js(view: View, q, axes: dict[str, list], points: dict[str, str]) -> st
     return f"window.BPTTLAB_EXPORT = {head};\nwindow.BPTTLAB_EXPORT.points = {{\n{body}\n}};\n"
 
 
-def _index_html(view: View, q, axes: dict[str, list], first: str) -> str:
+def _index_html(view: View, q, axes: dict[str, list], first: str, settings: Settings) -> str:
     env = Environment(
-        loader=FileSystemLoader(get_settings().templates_dir), autoescape=select_autoescape()
+        loader=FileSystemLoader(settings.templates_dir), autoescape=select_autoescape()
     )
     chosen = q.model_dump()
     fields = view.query.model_fields
@@ -143,7 +166,7 @@ def _index_html(view: View, q, axes: dict[str, list], first: str) -> str:
         {
             "name": name,
             "label": fields[name].title or name,
-            "options": [(_query_value(v), v == chosen[name]) for v in values],
+            "options": [(query_value(v), v == chosen[name]) for v in values],
         }
         for name, values in axes.items()
     ]

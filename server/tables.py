@@ -1,6 +1,6 @@
 """A figure's plotted numbers as columns: for CSV and JSON downloads and the page's data tables.
 
-Built from the figure dicts of server/figures.py, so a download holds exactly what is drawn.
+Built from the figure dicts of server/figures, so a download holds exactly what is drawn.
 Two shapes:
 
 - wide, when every trace is a line, marker or bar series over the same x: one x column and
@@ -65,7 +65,7 @@ def _heatmap_summary(t: dict) -> dict[str, Any]:
 
 
 def figure_data(item: dict[str, Any]) -> FigureData:
-    """``item`` is one ``{"name", "title", "summary", "figure"}`` of server/figures.py."""
+    """``item`` is one ``{"name", "title", "summary", "figure"}`` of server/figures."""
     figure = item["figure"]
     layout = figure["layout"]
     x_title = _axis_title(layout, "xaxis", "x")

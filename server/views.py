@@ -1,4 +1,6 @@
-"""The registry of views. A view registered here once gets, with no further code: its page
+"""Views and their registry. A view listed in a ``Registry`` (server/catalog.py lists the
+app's) gets, with no further code, once ``create_app`` builds the routes from the registry:
+its data endpoint (``<api>``) and figures endpoint (``<api>/figures``), its page
 (``/<name>``), its embed (``/embed/<name>``), oEmbed, per-figure CSV / JSON / data tables
 (``<api>/figures/<figure>.csv``) and ``bpttlab export <name>``.
 
@@ -8,15 +10,15 @@ the whole state. ``controls`` and ``figures`` are reserved for embeds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .compute import affordable
 from .controls import Control, control, lenient
-from .settings import get_settings
 
 Controls = tuple[tuple[str, tuple[str, ...]], ...]  # (field, the selector values it applies to)
 
@@ -39,8 +41,6 @@ class EmbedParams(BaseModel):
         return [n.strip() for n in self.figures.split(",") if n.strip()]
 
     def query_string(self) -> str:
-        from urllib.parse import urlencode
-
         pairs = [
             (k, v) for k, v in self.model_dump().items() if v != type(self).model_fields[k].default
         ]
@@ -51,9 +51,21 @@ EMBED_FIELDS = frozenset(EmbedParams.model_fields)
 
 
 @dataclass(frozen=True)
+class ApiDocs:
+    """How OpenAPI describes a view's two endpoints (None: no description)."""
+
+    tag: str
+    summary: str
+    description: str | None
+    figures_summary: str
+    figures_description: str | None = None
+
+
+@dataclass(frozen=True)
 class View:
-    """One view. ``build`` turns a validated query into ``{"figures": [...], "numbers": [...]}``
-    (figures as server/figures.py builds them); ``grid`` lists, per field, the values the
+    """One view. ``compute`` runs the engine for a validated query (server/compute.py),
+    ``draw`` turns the result into ``{"figures": [...], "numbers": [...]}`` (server/figures)
+    and ``payload`` into the data endpoint's JSON; ``grid`` lists, per field, the values the
     static export precomputes besides the chosen one."""
 
     name: str
@@ -61,11 +73,23 @@ class View:
     template: str
     query: type[BaseModel]
     api: str
-    build: Callable[[Any], dict[str, list]]
+    compute: Callable[[Any], Any]
+    draw: Callable[[Any], dict[str, list]]
+    payload: Callable[[Any, Any], Any]
+    docs: ApiDocs
     main: Controls
     more: Controls = ()
     grid: tuple[tuple[str, tuple], ...] = ()
     context: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def route_name(self) -> str:
+        """The data endpoint's name (its OpenAPI operation), from its path: gradient_flow."""
+        return self.api.rsplit("/", 1)[-1].replace("-", "_")
+
+    def build(self, q) -> dict[str, list]:
+        """The figures (and numbers) of a validated query, its cost already checked."""
+        return self.draw(self.compute(q))
 
     def controls(self, values: dict[str, Any]) -> tuple[list[Control], list[Control]]:
         def made(items: Controls) -> list[Control]:
@@ -74,15 +98,27 @@ class View:
         return made(self.main), made(self.more)
 
 
-VIEWS: dict[str, View] = {}
+class Registry(Mapping[str, View]):
+    """The views of an app, by name, in the order their pages and routes are listed."""
 
+    def __init__(self, views: Iterable[View]):
+        self._views: dict[str, View] = {}
+        for view in views:
+            clash = EMBED_FIELDS & set(view.query.model_fields)
+            if clash:
+                raise ValueError(f"view {view.name}: {sorted(clash)} are reserved for embeds")
+            if view.name in self._views:
+                raise ValueError(f"two views are named {view.name}")
+            self._views[view.name] = view
 
-def register(view: View) -> View:
-    clash = EMBED_FIELDS & set(view.query.model_fields)
-    if clash:
-        raise ValueError(f"view {view.name}: {sorted(clash)} are reserved for embeds")
-    VIEWS[view.name] = view
-    return view
+    def __getitem__(self, name: str) -> View:
+        return self._views[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
 
 
 def split_embed(params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -92,16 +128,15 @@ def split_embed(params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, st
 
 
 def base_url(request) -> str:
-    """The address this server is reached at: BPTTLAB_PUBLIC_URL when set (behind a proxy),
-    else the scheme and host of the request."""
-    return get_settings().public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    """The address this server is reached at: the app's ``public_url`` when set (behind a
+    proxy), else the scheme and host of the request."""
+    public = request.app.state.settings.public_url
+    return public.rstrip("/") or str(request.base_url).rstrip("/")
 
 
 def oembed_url(request, query: str) -> str:
     """The oEmbed discovery address of the page being served, for its canonical query
     (defaults left out), so that equal views carry equal pages (and equal ETags)."""
-    from urllib.parse import urlencode
-
     base = base_url(request)
     page = base + request.url.path + (f"?{query}" if query else "")
     return f"{base}/oembed?" + urlencode({"url": page, "format": "json"})
@@ -126,7 +161,8 @@ def _pick(figures: list[dict], names: list[str]) -> tuple[list[dict], list[dict]
 
 
 def page_context(view: View, params: Mapping[str, str], embed: bool = False) -> dict[str, Any]:
-    """What a view's page (or its embed) renders: the lenient query, its controls, figures."""
+    """What a view's page (or its embed) renders: the lenient query, its controls, figures.
+    The query's cost is checked here, once (over the budget it falls back, see affordable)."""
     view_params, embed_params = split_embed(params) if embed else (dict(params), {})
     q, problems = affordable(*lenient(view.query, view_params))
     e, embed_problems = lenient(EmbedParams, embed_params)

@@ -7,9 +7,11 @@ from hypothesis import strategies as st
 
 from bpttlab.engine.cliff import (
     DIVERGE_ABOVE,
+    LOG10_ZERO,
     CliffConfig,
     cliff_loss_and_gradient,
     cliff_surface,
+    clip_geometry,
     descend,
 )
 from bpttlab.engine.clipping import TORCH_EPS
@@ -199,3 +201,40 @@ def test_descent_path_shapes_and_determinism():
     assert descend(c, (2.0, -1.0), steps=0).paths["none"].points.shape == (1, 2)
     with pytest.raises(ValueError):
         descend(c, (2.0, -1.0), learning_rate=0.0)
+
+
+def test_gradient_peak_and_median_over_the_nonzero_grid_points():
+    surface = cliff_surface(CliffConfig(resolution=21))
+    # E = (phi(x_T) - 0.7)^2 with 0 < sigmoid < 1: between 0 and 0.7^2
+    lowest, highest = surface.loss_range
+    assert lowest == surface.loss.min() and highest == surface.loss.max()
+    assert 0.0 <= lowest < highest < 0.49
+    g = surface.log10_grad_norm
+    row, col = surface.gradient_peak
+    assert g[row, col] == g.max()
+    nonzero = g[g > LOG10_ZERO]
+    assert surface.median_log10_grad_norm == pytest.approx(np.median(nonzero))
+    # half of the nonzero points lie on each side of the median
+    assert np.count_nonzero(nonzero < surface.median_log10_grad_norm) <= nonzero.size / 2
+    assert np.count_nonzero(nonzero > surface.median_log10_grad_norm) <= nonzero.size / 2
+
+
+def test_longest_step_and_the_bound_of_a_clipped_step():
+    d = descend(CliffConfig(), start=(5.0, -2.6), learning_rate=0.5, steps=30, clip_threshold=0.2)
+    assert d.step_bound == pytest.approx(0.1)
+    norm = d.paths["norm"]
+    assert norm.longest_step == pytest.approx(
+        np.linalg.norm(np.diff(norm.points, axis=0), axis=1).max()
+    )
+    assert norm.longest_step <= d.step_bound * (1 + 1e-9)
+    assert descend(CliffConfig(), steps=0).paths["none"].longest_step == 0.0
+
+
+def test_clip_geometry_norm_and_direction():
+    config = CliffConfig()
+    geo = clip_geometry(config, (5.0, -2.6), 1.0)
+    pt = cliff_loss_and_gradient(5.0, -2.6, config)
+    grad = _grad(pt)
+    assert geo.gradient_norm == pytest.approx(np.linalg.norm(grad))
+    np.testing.assert_allclose(geo.direction, grad / np.linalg.norm(grad))
+    assert np.linalg.norm(geo.direction) == pytest.approx(1.0)

@@ -5,15 +5,18 @@ import numpy as np
 import pytest
 
 from bpttlab.engine.eigen import (
+    DERIVATIVE_GRID,
     REGIONS,
     EigenConfig,
     block_matrix,
     build_matrix,
     derivative_curves,
     eigen_expansion,
+    pascanu_boundary,
     pascanu_region,
 )
 from bpttlab.engine.nonlinearity import NONLINEARITIES
+from bpttlab.engine.spectrum import count_outside_unit_circle
 
 
 def _random_eigen_config(seed, seq_len=50):
@@ -170,3 +173,46 @@ def test_derivative_curves_and_gamma():
 def test_pascanu_regions(gamma, sigma, region):
     assert pascanu_region(gamma, sigma) == region
     assert region in REGIONS
+
+
+def test_outside_unit_circle_and_the_radius_line():
+    # eigenvalues 1.05, 0.9 e^{+-0.5i}, 0.6 e^{+-2i}: one outside the unit circle
+    r = eigen_expansion(EigenConfig(seq_len=10))
+    assert r.outside_unit_circle == 1
+    np.testing.assert_allclose(r.log10_radius_power, np.arange(11) * np.log10(1.05))
+    assert count_outside_unit_circle(np.array([2.0, -1.5, 1j, 0.5 + 0.5j])) == 2
+
+
+def test_power_norm_peak_of_a_normal_w_is_at_the_end_when_rho_exceeds_one():
+    # a normal W: ||W^l|| = rho^l exactly, so the peak is at l = T with value T log10 rho
+    r = eigen_expansion(EigenConfig(radii=(1.2, 0.5), angles=(0.0, 0.0), seq_len=7))
+    l, value = r.power_norm_peak
+    assert l == 7
+    assert value == pytest.approx(7 * np.log10(1.2))
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0, 4.5])
+def test_regions_hold_every_nonlinearitys_gamma_and_region(sigma):
+    r = eigen_expansion(EigenConfig(radii=(sigma,), angles=(0.0,), seq_len=2))
+    assert r.sigma_max == pytest.approx(sigma)
+    regions = r.regions
+    assert set(regions) == set(NONLINEARITIES)
+    for name, (gamma, region) in regions.items():
+        assert gamma == NONLINEARITIES[name].gamma
+        assert region == pascanu_region(gamma, r.sigma_max)
+    assert regions["sigmoid"][1] == (REGIONS[0] if sigma < 4 else REGIONS[2])
+
+
+@pytest.mark.parametrize(("sigma", "top"), [(0.5, 3.0), (2.4, 3.0), (4.0, 5.0)])
+def test_pascanu_boundary_is_gamma_one_over_sigma(sigma, top):
+    b = pascanu_boundary(sigma, points=50)
+    assert b.top == pytest.approx(top)
+    assert b.sigma[0] == pytest.approx(1 / 1.1) and b.sigma[-1] == pytest.approx(top)
+    np.testing.assert_allclose(b.sigma * b.gamma, 1.0)
+    assert b.gamma[0] == pytest.approx(1.1)
+
+
+def test_derivative_curves_default_to_the_display_grid():
+    d = derivative_curves()
+    np.testing.assert_array_equal(d.a, DERIVATIVE_GRID)
+    assert d.a[0] == -6.0 and d.a[-1] == 6.0 and d.a.size == 241

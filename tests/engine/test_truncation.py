@@ -282,3 +282,16 @@ def test_chunked_tails_against_term_by_term_sums(cancel, monkeypatch):
     np.testing.assert_allclose(10 ** (tails - brute[0]), 10 ** (brute - brute[0]), rtol=1e-7)
     # the cancelling chunk is summed term by term, the others with matrix products
     assert exact_calls == ([32] if cancel else [])
+
+
+def test_randomized_rms_and_kept_fraction_are_those_of_the_draws():
+    problem, trace = _run(n=4, t=30, scale=1.3)
+    r = randomized_truncation(_terms(problem, trace), p=0.5, draws=16, seed=3)
+    assert r.rms_draw_error == pytest.approx(np.sqrt(np.sum(r.draw_error**2) / 16))
+    assert r.mean_kept_fraction == pytest.approx(np.sum(r.kept_fraction) / 16)
+    # 1/sqrt(m): the reference at m = 4 is half and at m = 16 a quarter of the rms
+    line = r.rms_over_sqrt_draws
+    assert line.shape == (16,)
+    assert line[0] == pytest.approx(r.rms_draw_error)
+    assert line[3] == pytest.approx(r.rms_draw_error / 2)
+    assert line[15] == pytest.approx(r.rms_draw_error / 4)

@@ -4,9 +4,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from bpttlab.server import compute
 from bpttlab.server.app import create_app
-from bpttlab.server.settings import Settings, get_settings
+from bpttlab.server.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +23,8 @@ def page_client():
 
 @pytest.fixture
 def make_client():
-    """Clients of apps with settings of their own. create_app configures the process's cost
-    budget, computing slots and cache, so they are put back to the defaults afterwards."""
+    """Clients of apps with settings of their own (each app has its own cost budget,
+    computing slots and cache, made from its settings)."""
     clients = []
 
     def make(**settings) -> TestClient:
@@ -36,7 +35,6 @@ def make_client():
     yield make
     for c in clients:
         c.__exit__(None, None, None)
-    compute.configure(get_settings())
 
 
 def strict_json(text: str):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bpttlab.server import cli
+from bpttlab.server.catalog import VIEWS
 from bpttlab.server.pages import PLOTLY_FILE, PLOTLY_PATH
 from bpttlab.server.static_export import MAX_BYTES, ExportError, _axes, export
-from bpttlab.server.views import VIEWS
 
 
 def load_data(out: Path) -> dict:

@@ -229,6 +229,41 @@ def test_config_fields_keep_their_bounds_and_unknown_fields_are_refused(client):
     assert r.status_code == 422 and error["type"] == "json_invalid" and error["field"] == "body"
 
 
+@pytest.mark.parametrize(
+    ("body", "field", "kind"),
+    [
+        ({"truncation": False}, "truncation", "int_type"),
+        ({"truncation": True}, "truncation", "int_type"),
+        ({"hidden_size": True}, "hidden_size", "int_type"),
+        ({"seq_len": "10"}, "seq_len", "int_type"),
+        ({"scale": "1.5"}, "scale", "float_type"),
+        ({"keep_prob": True}, "keep_prob", "float_type"),
+        ({"peephole": 1}, "peephole", "bool_type"),
+        ({"peephole": "true"}, "peephole", "bool_type"),
+    ],
+)
+def test_a_json_body_is_strict_booleans_and_strings_are_not_numbers(client, body, field, kind):
+    """In JSON a number field takes a number and a switch true or false: the 422 names the
+    field, in the one error shape, with the value as sent."""
+    error = refused(client, {**SMALL, **body}, field, kind)
+    assert set(error) == {"field", "message", "type", "limit", "input"}
+    assert error["input"] == body[field]
+    assert error["message"].startswith("Input should be a valid")
+
+
+def test_a_json_number_for_a_float_field_may_be_an_integer(client):
+    got = post(client, {**SMALL, "scale": 2, "clip_threshold": 3})
+    assert got["config"]["scale"] == 2.0 and got["config"]["clip_threshold"] == 3.0
+
+
+def test_url_queries_keep_parsing_their_strings(client):
+    """The GET's values are strings by nature: "10", "true" and "1.5" are parsed as before."""
+    got = get(client, seq_len="10", peephole="true", cell="lstm", scale="1.5", truncation="0")
+    config = strict_json(got.text)["config"]
+    assert config["seq_len"] == 10 and config["peephole"] is True
+    assert config["scale"] == 1.5 and config["truncation"] == 0
+
+
 def test_bodies_over_the_limit_are_refused_before_they_are_read(client):
     pad = " " * (MAX_BODY_BYTES + 1)
     error = refused(client, "{}" + pad, "body", "body_too_large", status=413)

@@ -268,7 +268,7 @@ def test_a_full_queue_answers_503_and_the_waiting_requests_complete(make_client,
         return real(config, **kwargs)
 
     monkeypatch.setattr(compute, "gradient_flow", blocked)
-    limiter = compute.runtime().limiter
+    limiter = client.app.state.runtime.limiter
     results = {}
 
     def get(seed):
@@ -299,3 +299,67 @@ def test_a_full_queue_answers_503_and_the_waiting_requests_complete(make_client,
     assert {seed: r.status_code for seed, r in results.items()} == {1: 200, 2: 200}
     assert limiter.admitted == 0
     assert client.get("/api/v1/gradient-flow", params={"seed": 3}).status_code == 200
+
+
+# one request of each kind, on queries no other test asks for (so none is answered from cache)
+ONCE = [
+    ("get", "/api/v1/gradient-flow", {"seed": 90001, "seq_len": 12}),
+    ("get", "/api/v1/gradient-flow/figures", {"seed": 90002, "seq_len": 12}),
+    ("get", "/api/v1/gradient-flow/figures/profile.csv", {"seed": 90003, "seq_len": 12}),
+    ("get", "/api/v1/gradient-flow/pytorch", {"seed": 90004, "seq_len": 12}),
+    ("get", "/explore", {"seed": 90005, "seq_len": 12}),
+    ("get", "/embed/explore", {"seed": 90006, "seq_len": 12}),
+    ("get", "/api/v1/compare/figures", {"seed": 90007, "seq_len": 12}),
+    ("get", "/compare", {"seed": 90008, "seq_len": 12}),
+    ("get", "/api/v1/cliff", {"seq_len": 13, "steps": 3, "resolution": 11}),
+    ("get", "/cliff", {"seq_len": 14, "steps": 3, "resolution": 11}),
+    ("get", "/api/v1/eigen/figures", {"seed": 90009, "seq_len": 12}),
+    ("get", "/eigen", {"seed": 90010, "seq_len": 12}),
+    ("post", "/api/v1/gradient-flow", {"seed": 90011, "seq_len": 12}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "params"), ONCE)
+def test_the_cost_is_estimated_once_per_request(client, monkeypatch, method, path, params):
+    """The API, the figures endpoints, the downloads, the pages and the POST check the cost
+    once, where the request comes in; a repeated API GET is answered from its kept body
+    unchecked."""
+    from bpttlab.server import limits
+
+    calls = []
+
+    def counting(q):
+        calls.append(type(q).__name__)
+        return estimate(q)
+
+    monkeypatch.setattr(limits, "estimate", counting)
+    if method == "post":
+        r = client.post(path, json=params)
+    else:
+        r = client.get(path, params=params)
+    assert r.status_code == 200, r.text
+    assert len(calls) == 1, calls
+    if method == "get" and path.startswith("/api/") and not path.endswith(".csv"):
+        calls.clear()
+        assert client.get(path, params=params).content == r.content
+        assert calls == []
+
+
+def test_each_app_has_the_budget_of_its_own_settings(make_client):
+    """Settings live in the app (app.state): an app with a small budget and one with the
+    default serve side by side, each by its own."""
+    small, default = make_client(cost_budget=SMALL_BUDGET), make_client()
+    path, params, _ = OVER[0]
+    assert small.get(path, params=params).status_code == 422
+    assert default.get(path, params=params).status_code == 200
+    assert small.app.state.runtime.budget == SMALL_BUDGET
+    assert default.app.state.runtime.budget == Settings().cost_budget
+    assert small.app.state.runtime.cache is not default.app.state.runtime.cache
+
+
+def test_computing_outside_a_request_needs_a_runtime():
+    q = GradientFlowQuery(seq_len=3)
+    with pytest.raises(RuntimeError, match="no runtime"):
+        compute.run_gradient_flow(q)
+    with compute.using(compute.Runtime.of(Settings())):
+        assert compute.run_gradient_flow(q).config.seq_len == 3

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bpttlab.server.app import create_app
+from bpttlab.server.catalog import VIEWS
 from bpttlab.server.settings import Settings, get_settings
-from bpttlab.server.views import VIEWS
 
 from .conftest import strict_json
 

@@ -1,0 +1,210 @@
+"""The app's views, listed: registering a view is adding it to ``VIEWS`` below (and nothing
+is registered by importing a module). Each view brings its query (server/schemas), its run
+of the engine (server/compute.py), its figures (server/figures) and its page's controls."""
+
+from __future__ import annotations
+
+from . import figures, serialize
+from .cells import EQUATIONS, cells_of
+from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
+from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
+from .views import ApiDocs, Registry, View
+
+# -- the gradient-flow explorer ---------------------------------------------------------------
+
+# the explorer's controls, main ones first, each shown for the cells it applies to
+EXPLORE_MAIN = tuple(
+    (name, cells_of(name))
+    for name in (
+        "cell",
+        "forget_bias",
+        "peephole",
+        "update_bias",
+        "gru_form",
+        "seq_len",
+        "nonlinearity",
+        "hidden_size",
+        "init",
+        "scale",
+        "seed",
+        "clip",
+        "clip_threshold",
+        "truncation",
+        "keep_prob",
+    )
+)
+EXPLORE_MORE = tuple(
+    (name, cells_of(name)) for name in ("draws", "input_size", "input", "input_scale", "h0")
+)
+
+EXPLORE = View(
+    name="explore",
+    title="Gradient-flow explorer",
+    template="explore.html",
+    query=GradientFlowQuery,
+    api="/api/v1/gradient-flow",
+    compute=run_gradient_flow,
+    draw=lambda r: {"figures": figures.gradient_flow_figures(r)},
+    payload=lambda r, q: serialize.gradient_flow_payload(r, q.includes),
+    docs=ApiDocs(
+        tag="gradient flow",
+        summary="Jacobian norms, spectra, the BPTT gradient and clipping for one configuration",
+        description=(
+            "Draws the cell's weights, inputs, h0 and target from `seed`, runs the cell for "
+            "`seq_len` steps and returns, for every distance l = 0..T, log10 ||dh_T/dh_(T-l)|| "
+            "(spectral and Frobenius), Pascanu's bound, the spectrum of W_hh, the BPTT gradient "
+            "of L = 1/2 ||h_T - y||^2 with its per-step terms, the clipping result and a "
+            "summary. Magnitudes are log10 values; `null` in a log10 list means the value is "
+            "exactly 0."
+        ),
+        figures_summary="The Plotly figures of the explorer for one configuration",
+        figures_description=(
+            "The figures /explore draws (Plotly data + layout), each with a one-sentence "
+            "summary, and the canonical query string of the configuration."
+        ),
+    ),
+    main=EXPLORE_MAIN,
+    more=EXPLORE_MORE,
+    grid=(("seq_len", (25, 50, 100, 200, 400)), ("scale", (0.5, 0.9, 1.0, 1.1, 1.5))),
+    context={"equations": EQUATIONS},
+)
+
+# -- three cells side by side -----------------------------------------------------------------
+
+COMPARE_MAIN = tuple(
+    (name, ())
+    for name in (
+        "seq_len",
+        "forget_bias",
+        "update_bias",
+        "gru_form",
+        "peephole",
+        "nonlinearity",
+        "hidden_size",
+        "init",
+        "scale",
+        "seed",
+    )
+)
+COMPARE_PRESETS = (
+    (
+        "Gates open: forget and update bias 5, T = 1000",
+        "/compare?seq_len=1000&forget_bias=5&update_bias=5",
+    ),
+    ("No gate bias: all three forget", "/compare?seq_len=300"),
+    (
+        "Sigmoid RNN: gamma = 1/4",
+        "/compare?seq_len=300&nonlinearity=sigmoid&forget_bias=5&update_bias=5",
+    ),
+)
+
+COMPARE = View(
+    name="compare",
+    title="RNN, LSTM and GRU side by side",
+    template="compare.html",
+    query=CompareQuery,
+    api="/api/v1/compare",
+    compute=run_compare,
+    draw=lambda r: {"figures": figures.compare_figures(r), "numbers": figures.compare_numbers(r)},
+    payload=lambda r, q: serialize.compare_payload(r),
+    docs=ApiDocs(
+        tag="compare",
+        summary="RNN, LSTM and GRU on the same inputs: input sensitivity and memory horizons",
+        description=(
+            "Runs the three cells with one configuration (same seed, scale, inputs x_t, h0 and "
+            "target; one weight block per gate) and returns, for each, log10 ||dh_T/dx_(T-l)|| "
+            "for l = 0..T-1, the same relative to l = 0, and the memory horizon: the first l "
+            "at which the sensitivity falls below 1e-3 of its value at l = 0 (null if never)."
+        ),
+        figures_summary="The Plotly figures of /compare",
+    ),
+    main=COMPARE_MAIN,
+    more=tuple((n, ()) for n, _ in EXPLORE_MORE if n in CompareQuery.model_fields),
+    grid=(("seq_len", (50, 100, 200, 400)), ("forget_bias", (0.0, 1.0, 3.0, 5.0))),
+    context={"presets": COMPARE_PRESETS},
+)
+
+# -- Pascanu's cliff ----------------------------------------------------------------------------
+
+CLIFF_MAIN = ("learning_rate", "steps", "clip_threshold", "start_w", "start_b", "seq_len")
+CLIFF_MORE = ("nonlinearity", "w_min", "w_max", "b_min", "b_max", "resolution")
+
+CLIFF = View(
+    name="cliff",
+    title="The exploding-gradient cliff",
+    template="cliff.html",
+    query=CliffQuery,
+    api="/api/v1/cliff",
+    compute=run_cliff,
+    draw=lambda r: {"figures": figures.cliff_figures(*r), "numbers": figures.cliff_numbers(*r[1:])},
+    payload=lambda r, q: serialize.cliff_payload(*r, q.model_dump()),
+    docs=ApiDocs(
+        tag="cliff",
+        summary="Pascanu's cliff: loss surface, gradient magnitude, descent three ways",
+        description=(
+            "The single-unit RNN x_t = w phi(x_(t-1)) + b, x_0 = 0.5, loss E = (phi(x_T) - "
+            "0.7)^2 (Pascanu et al. 2013, Fig. 6). Returns the axes `w` and `b`, `loss` and "
+            "`log10_grad_norm` (log10 ||(dE/dw, dE/db)||) as resolution x resolution arrays, "
+            "rows over b and columns over w; gradient descent from (start_w, start_b) "
+            "unclipped, clipped by norm and by value (PyTorch's semantics), each path with its "
+            "loss and step length per iteration and `diverged_at` (null, or the step at which "
+            "the unclipped run left |w|, |b| <= 1e6); and the clipping of the gradient at the "
+            "start point."
+        ),
+        figures_summary="The Plotly figures of /cliff",
+    ),
+    main=tuple((name, ()) for name in CLIFF_MAIN),
+    more=tuple((name, ()) for name in CLIFF_MORE),
+    grid=(("clip_threshold", (0.1, 0.5, 1.0, 2.0, 5.0)),),
+    context={"more_label": "The model and the grid", "extra_script": "js/cliff.js"},
+)
+
+# -- the linear case ----------------------------------------------------------------------------
+
+_BLOCKS, _INITS = ("eigenvalues",), ("gaussian", "orthogonal", "identity", "pytorch")
+EIGEN_MAIN = (
+    ("matrix", ()),
+    *((f"{part}{k}", _BLOCKS) for k in (1, 2, 3) for part in ("radius", "angle")),
+    ("non_normal", _BLOCKS),
+    ("coupling", _BLOCKS),
+    ("hidden_size", _INITS),
+    ("scale", _INITS),
+    ("seq_len", ()),
+    ("seed", ()),
+)
+EIGEN_PRESETS = (
+    ("One eigenvalue outside the unit circle", "/eigen"),
+    (
+        "Non-normal: all |lambda| = 0.5, yet ||W^l|| grows first",
+        "/eigen?radius1=0.5&radius2=0.5&angle2=0&radius3=0.5&angle3=0&non_normal=true",
+    ),
+    ("A Gaussian W with spectral radius 0.95", "/eigen?matrix=gaussian&scale=0.95&hidden_size=32"),
+)
+
+EIGEN = View(
+    name="eigen",
+    title="Vanishing and exploding, proved by eigenvectors",
+    template="eigen.html",
+    query=EigenQuery,
+    api="/api/v1/eigen",
+    compute=run_eigen,
+    draw=lambda r: {"figures": figures.eigen_figures(r), "numbers": figures.eigen_numbers(r)},
+    payload=lambda r, q: serialize.eigen_payload(r, q.model_dump()),
+    docs=ApiDocs(
+        tag="eigen",
+        summary="The linear case: g_l = (W^T)^l g_0 against its eigen-expansion",
+        description=(
+            "Identity nonlinearity: the backpropagated gradient g_l = (W^T)^l g_0 (g_0 a unit "
+            "vector from the seed) next to its expansion sum_i c_i lambda_i^l q_i. Returns each "
+            "component's log10 |c_i lambda_i^l| ||q_i|| (l x n), the direct and expanded log10 "
+            "||g_l||, their relative difference (largest in `max_relative_difference`), "
+            "log10 ||W^l||, and whether a W with spectral radius < 1 shows transient growth."
+        ),
+        figures_summary="The Plotly figures of /eigen",
+    ),
+    main=EIGEN_MAIN,
+    grid=(("radius1", (0.5, 0.9, 1.0, 1.05, 1.1)), ("seq_len", (25, 50, 100))),
+    context={"presets": EIGEN_PRESETS},
+)
+
+VIEWS = Registry([EXPLORE, COMPARE, CLIFF, EIGEN])

@@ -1,0 +1,225 @@
+"""The linear case (/eigen): the eigen-expansion of g_l = (W^T)^l g_0, transient growth,
+the eigenvalues, the nonlinearities' slopes and Pascanu's conditions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...engine.eigen import EigenResult, derivative_curves, pascanu_boundary
+from ..serialize import finite_list
+from .style import (
+    BLACK,
+    BLUE,
+    GREEN,
+    ORANGE,
+    PALETTE,
+    PURPLE,
+    VERMILLION,
+    Figure,
+    circle,
+    eigenvalue_markers,
+    figure,
+    layout,
+    legend_entry,
+    line,
+    num,
+    power,
+    square_axes,
+)
+
+EIGEN_COMPONENTS = 12  # component curves drawn (largest |lambda| first)
+NONLINEARITY_STYLE = {
+    "tanh": (BLUE, "solid"),
+    "sigmoid": (ORANGE, "dash"),
+    "relu": (GREEN, "dot"),
+    "identity": (PURPLE, "dashdot"),
+}
+
+
+def _lambda_text(lam: complex) -> str:
+    if abs(lam.imag) < 1e-12:
+        return f"{lam.real:.3g}"
+    return f"{lam.real:.3g}{lam.imag:+.3g}i"
+
+
+def eigen_component_figure(r: EigenResult) -> Figure:
+    """|c_i lambda_i^l| ||q_i|| for each component, and ||g_l|| directly and as their sum."""
+    distance = r.distance.tolist()
+    shown = min(EIGEN_COMPONENTS, r.eigenvalues.size)
+    data = [
+        line(
+            distance,
+            finite_list(r.log10_component[:, i]),
+            f"component {i + 1}, lambda = {_lambda_text(complex(r.eigenvalues[i]))}",
+            PALETTE[i % len(PALETTE)],
+            "dot",
+            line={"color": PALETTE[i % len(PALETTE)], "dash": "dot", "width": 1.2},
+        )
+        for i in range(shown)
+    ]
+    data.append(line(distance, finite_list(r.log10_direct), "||g_l|| directly", BLACK))
+    data.append(
+        line(distance, finite_list(r.log10_expansion), "||sum of components||", ORANGE, "dash")
+    )
+    more = "" if shown == r.eigenvalues.size else f" (the {shown} largest of {r.eigenvalues.size})"
+    sentence = (
+        f"Each component shrinks or grows like |lambda_i|^l{more}; their sum matches "
+        f"g_l = (W^T)^l g_0 computed directly to a largest relative difference of "
+        f"{r.max_relative_difference:.2g}"
+    )
+    if r.eigenvector_condition > 1e8:
+        sentence += (
+            f" (the eigenvectors are nearly dependent, condition {r.eigenvector_condition:.2g}, "
+            "so the expansion cannot represent g_l)"
+        )
+    sentence += "."
+    made = layout(
+        "Components of g_l = sum c_i lambda_i^l q_i",
+        {"title": {"text": "distance l"}},
+        {"title": {"text": "log10 norm"}},
+        height=460,
+        legend={"orientation": "v", "x": 1.02, "y": 1, "xanchor": "left", "font": {"size": 10}},
+    )
+    return figure("Eigen-expansion", sentence, data, made)
+
+
+def eigen_plane_figure(r: EigenResult) -> Figure:
+    lam = r.eigenvalues
+    reach = max(1.0, r.spectral_radius) * 1.15
+    data = [
+        eigenvalue_markers(lam, {"color": BLUE, "size": 9}),
+        legend_entry("unit circle", BLACK),
+    ]
+    sentence = (
+        f"Spectral radius {num(r.spectral_radius)}, sigma_max {num(r.sigma_max)}; "
+        f"{r.outside_unit_circle} of {lam.size} eigenvalues lie outside the unit circle."
+    )
+    made = layout(
+        "Eigenvalues of W",
+        *square_axes("real part", "imaginary part", reach),
+        shapes=[circle(1.0, BLACK, "solid")],
+    )
+    return figure("Eigenvalues", sentence, data, made)
+
+
+def power_norm_figure(r: EigenResult) -> Figure:
+    """||W^l||, the worst case over g_0, against rho^l: transient growth of a non-normal W."""
+    distance = r.distance.tolist()
+    data = [
+        line(distance, finite_list(r.log10_power_norm), "||W^l||", BLUE),
+        line(distance, finite_list(r.log10_direct), "||g_l|| for this g_0", GREEN, "dash"),
+        line(distance, finite_list(r.log10_radius_power), "rho^l", VERMILLION, "dot"),
+    ]
+    peak_l, peak = r.power_norm_peak
+    if r.transient_growth or (r.spectral_radius < 1 and peak > 0):
+        sentence = (
+            f"Every eigenvalue lies inside the unit circle (rho = {num(r.spectral_radius)}), "
+            f"yet ||W^l|| grows to {power(peak)} at l = {peak_l} before it decays: W is "
+            f"non-normal, and its eigenvectors (condition {r.eigenvector_condition:.3g}) "
+            f"are far from orthogonal."
+        )
+    else:
+        sentence = (
+            f"||W^l|| follows rho^l = {num(r.spectral_radius)}^l up to a constant "
+            f"(largest value {power(peak)} at l = {peak_l})."
+        )
+    made = layout(
+        "||W^l|| against rho^l",
+        {"title": {"text": "distance l"}},
+        {"title": {"text": "log10 norm"}},
+    )
+    return figure("Transient growth", sentence, data, made)
+
+
+def derivative_figure() -> Figure:
+    """phi'(a) for each nonlinearity, with its bound gamma."""
+    curves = derivative_curves()
+    a = finite_list(curves.a)
+    data = [
+        line(a, finite_list(curves.derivative[k]), f"{k}' (gamma = {curves.gamma[k]:g})", *sty)
+        for k, sty in NONLINEARITY_STYLE.items()
+    ]
+    sentence = (
+        "The slope bound gamma = sup |phi'| is "
+        + ", ".join(f"{k} {curves.gamma[k]:g}" for k in NONLINEARITY_STYLE)
+        + "; sigmoid' peaks at 1/4 at a = 0, tanh' at 1."
+    )
+    made = layout(
+        "Derivatives of the nonlinearities",
+        {"title": {"text": "pre-activation a"}},
+        {"title": {"text": "phi'(a)"}, "range": [-0.05, 1.1]},
+    )
+    return figure("Nonlinearity slopes", sentence, data, made)
+
+
+def region_figure(r: EigenResult) -> Figure:
+    """Pascanu's conditions in the (sigma_max, gamma) plane: below gamma = 1/sigma_max the
+    gradient is guaranteed to vanish; above it exploding is possible (not certain)."""
+    regions = r.regions
+    boundary = pascanu_boundary(r.sigma_max)
+    top = boundary.top
+    data = [
+        line(
+            finite_list(boundary.sigma),
+            finite_list(boundary.gamma),
+            "gamma = 1 / sigma_max",
+            BLACK,
+        ),
+    ]
+    for k, (color, _) in NONLINEARITY_STYLE.items():
+        gamma, region = regions[k]
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [r.sigma_max],
+                "y": [gamma],
+                "name": f"{k}: {region}",
+                "marker": {"color": color, "size": 11, "symbol": "diamond"},
+            }
+        )
+    notes = [
+        {"x": 0.35 * top, "y": 0.12, "text": "vanishing guaranteed", "showarrow": False},
+        {"x": 0.7 * top, "y": 0.9, "text": "exploding possible", "showarrow": False},
+    ]
+    words = "; ".join(f"{k} {regions[k][1]}" for k in NONLINEARITY_STYLE)
+    sentence = (
+        f"With sigma_max(W) = {num(r.sigma_max)}: {words}. sigma_max < 1/gamma guarantees "
+        "vanishing; sigma_max > 1/gamma is necessary, not sufficient, for exploding."
+    )
+    made = layout(
+        "Pascanu's conditions",
+        {"title": {"text": "sigma_max(W)"}, "range": [0, top]},
+        {"title": {"text": "gamma"}, "range": [0, 1.1]},
+        annotations=notes,
+    )
+    return figure("Pascanu's conditions", sentence, data, made)
+
+
+def eigen_figures(r: EigenResult) -> list[dict[str, Any]]:
+    return [
+        {"name": "components", **eigen_component_figure(r)},
+        {"name": "power", **power_norm_figure(r)},
+        {"name": "eigenvalues", **eigen_plane_figure(r)},
+        {"name": "derivatives", **derivative_figure()},
+        {"name": "regions", **region_figure(r)},
+    ]
+
+
+def eigen_numbers(r: EigenResult) -> list[dict[str, str]]:
+    return [
+        {"name": "radius", "label": "Spectral radius", "value": num(r.spectral_radius)},
+        {"name": "sigma", "label": "sigma_max(W)", "value": num(r.sigma_max)},
+        {
+            "name": "difference",
+            "label": "Largest relative difference, expansion vs direct",
+            "value": f"{r.max_relative_difference:.2g}",
+        },
+        {
+            "name": "transient",
+            "label": "Transient growth",
+            "value": f"yes, peak {power(r.peak_log10)} at l = {r.peak_distance}"
+            if r.transient_growth
+            else "no",
+        },
+    ]

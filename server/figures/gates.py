@@ -1,0 +1,140 @@
+"""The gated cells' figures on /explore: gate activations over time, and their means."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...engine import GradientFlowResult
+from ...engine.display import bin_width, extents, heatmap, means
+from ..cells import GATE_NAMES, GATE_ORDER
+from ..serialize import finite_list
+from .style import BLUE, GREEN, ORANGE, PURPLE, Figure, figure, layout, line
+
+GATE_COLORS = {"f": BLUE, "i": ORANGE, "o": GREEN, "c": PURPLE, "z": BLUE, "u": BLUE, "r": ORANGE}
+HEATMAP_UNITS = 32  # units shown in a gate heatmap
+HEATMAP_STEPS = 200  # time bins of a gate heatmap
+# a gate that carries the state over unchanged: (its name, the value that does, the state)
+KEEPS = {
+    "f": ("forget gate f", "near 1", "c"),
+    "z": ("update gate z", "near 1", "h"),
+    "u": ("update gate u", "near 0", "h"),  # lecture form: h = (1-u) h_prev + u h~
+}
+
+
+def shown_gates(r: GradientFlowResult) -> list[str]:
+    gates = getattr(r, "gates", None) or {}
+    return [k for k in GATE_ORDER[r.config.cell] if k in gates]
+
+
+def _gate_trace(name: str, k: int, units: int, binned, height: float, top: float) -> dict:
+    axis = "" if k == 0 else str(k + 1)
+    bounded = name != "c"
+    trace = {
+        "type": "heatmap",
+        "x": binned.steps.tolist(),
+        "y": list(range(1, units + 1)),
+        "z": np.round(binned.values.T, 4).tolist(),
+        "xaxis": f"x{axis}",
+        "yaxis": f"y{axis}",
+        "colorscale": "Cividis" if bounded else "RdBu",
+        "zmin": 0.0 if bounded else None,
+        "zmax": 1.0 if bounded else None,
+        "zmid": None if bounded else 0.0,
+        "showscale": k == 0 or not bounded,
+        "colorbar": {
+            "len": height,
+            "y": top - height / 2,
+            "thickness": 10,
+            "title": {"text": "" if bounded else "c"},
+        },
+        "name": GATE_NAMES[name],
+        "hovertemplate": f"{name}: %{{z:.3f}}<br>step %{{x}}, unit %{{y}}<extra></extra>",
+    }
+    return {key: value for key, value in trace.items() if value is not None}
+
+
+def gate_heatmap_figure(r: GradientFlowResult) -> Figure:
+    """Gate activations over time (time x unit), one heatmap per gate, stacked."""
+    names = shown_gates(r)
+    n = r.config.hidden_size
+    units = min(n, HEATMAP_UNITS)
+    rows = len(names)
+    gap = 0.06
+    height = (1.0 - gap * (rows - 1)) / rows
+    data, layout_axes, notes = [], {}, []
+    for k, name in enumerate(names):
+        binned = heatmap(r.gates[name], units, HEATMAP_STEPS)
+        axis = "" if k == 0 else str(k + 1)
+        top = 1.0 - k * (height + gap)
+        data.append(_gate_trace(name, k, units, binned, height, top))
+        layout_axes[f"xaxis{axis}"] = {
+            "anchor": f"y{axis}",
+            "matches": "x" if k else None,
+            "showticklabels": k == rows - 1,
+            "title": {"text": "time step t" if k == rows - 1 else ""},
+        }
+        layout_axes[f"yaxis{axis}"] = {
+            "domain": [max(0.0, round(top - height, 6)), min(1.0, round(top, 6))],
+            "title": {"text": name},
+            "showgrid": False,
+        }
+        notes.append(
+            {
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": top,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "text": GATE_NAMES[name],
+                "showarrow": False,
+                "font": {"size": 11},
+            }
+        )
+    for axes in layout_axes.values():
+        for key in [k for k, v in axes.items() if v is None]:
+            del axes[key]
+    mean = means({k: r.gates[k] for k in names})
+    described = ", ".join(f"{GATE_NAMES[k]} {mean[k]:.3g}" for k in names)
+    shown = f"units 1-{units} of {n}" if units < n else f"all {n} units"
+    width = bin_width(r.config.seq_len, HEATMAP_STEPS)
+    binned_note = "" if width == 1 else f", each cell the mean over {width} steps"
+    sentence = (
+        f"Mean activation over all steps and units: {described}; the heatmaps show "
+        f"{shown}{binned_note}."
+    )
+    made = layout(
+        "Gate activations over time",
+        layout_axes.pop("xaxis"),
+        layout_axes.pop("yaxis"),
+        annotations=notes,
+        height=150 * rows + 60,
+        showlegend=False,
+        **layout_axes,
+    )
+    return figure("Gate activations", sentence, data, made)
+
+
+def gate_mean_figure(r: GradientFlowResult) -> Figure:
+    """Per-step means of the gates over units, against time."""
+    names = shown_gates(r)
+    steps = list(range(1, r.config.seq_len + 1))
+    data = [
+        line(steps, finite_list(r.gate_means[k]), GATE_NAMES[k], GATE_COLORS[k], dash)
+        for k, dash in zip(names, ("solid", "dash", "dot", "dashdot"), strict=False)
+    ]
+    extent = extents({k: r.gate_means[k] for k in names})
+    described = "; ".join(
+        f"{GATE_NAMES[k]} from {extent[k][0]:.3g} to {extent[k][1]:.3g}" for k in names
+    )
+    sentence = f"Per-step means over units: {described}."
+    for key in names:
+        if key in KEEPS:
+            gate, where, state = KEEPS[key]
+            sentence += f" With the {gate} {where}, {state} is carried over almost unchanged."
+    made = layout(
+        "Gate means per step",
+        {"title": {"text": "time step t"}},
+        {"title": {"text": "mean over units"}},
+    )
+    return figure("Gate means", sentence, data, made)

@@ -1,0 +1,178 @@
+"""The look every figure shares, and the one shape of a figure: palette, layout, lines, the
+reference lines and circles with their notes, and numbers in words.
+
+Colours are the Okabe-Ito palette, distinguishable with every common colour-vision
+deficiency; lines also differ by dash so the figures survive greyscale printing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..serialize import finite_list
+
+BLUE, SKY, GREEN, ORANGE = "#0072B2", "#56B4E9", "#009E73", "#E69F00"
+VERMILLION, PURPLE, GREY, BLACK = "#D55E00", "#CC79A7", "#767676", "#000000"
+# Okabe-Ito in the order curves take them; its yellow is too faint on white
+PALETTE = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, BLACK, GREY)
+Figure = dict[str, Any]
+
+
+def figure(title: str, summary: str, data: list, layout: dict) -> Figure:
+    """What every builder returns: ``{"title", "summary", "figure": {"data", "layout"}}``."""
+    return {"title": title, "summary": summary, "figure": {"data": data, "layout": layout}}
+
+
+def layout(title: str, xaxis: dict, yaxis: dict, **extra) -> dict[str, Any]:
+    """A compact layout; ``uirevision`` is fixed so zoom and pan survive Plotly.react."""
+    made = {
+        "title": {"text": title, "font": {"size": 15}, "x": 0.01, "xanchor": "left"},
+        "xaxis": {"zeroline": False, "automargin": True, **xaxis},
+        "yaxis": {"zeroline": False, "automargin": True, **yaxis},
+        "margin": {"l": 56, "r": 12, "t": 40, "b": 96},
+        "legend": {"orientation": "h", "x": 0, "y": -0.32, "yanchor": "top"},
+        "hovermode": "closest",
+        "uirevision": "keep",
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "height": 380,
+    }
+    made["xaxis"].setdefault("gridcolor", "#e5e5e5")
+    made["yaxis"].setdefault("gridcolor", "#e5e5e5")
+    made.update(extra)
+    return made
+
+
+def line(x, y, name: str, color: str, dash: str = "solid", **extra) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": x,
+        "y": y,
+        "name": name,
+        "line": {"color": color, "dash": dash, "width": 2},
+        **extra,
+    }
+
+
+def legend_entry(name: str, color: str, dash: str = "solid") -> dict[str, Any]:
+    """A trace with no points: the legend entry of a layout shape."""
+    return line([None], [None], name, color, dash)
+
+
+def hline(y: float, color: str, text: str, dash: str = "dot") -> tuple[dict, dict]:
+    """A horizontal line across the plot at y, and its note at the right end."""
+    shape = {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": y,
+        "y1": y,
+        "line": {"color": color, "dash": dash, "width": 1},
+    }
+    note = {
+        "xref": "paper",
+        "x": 1,
+        "xanchor": "right",
+        "yref": "y",
+        "y": y,
+        "yanchor": "bottom",
+        "text": text,
+        "showarrow": False,
+        "font": {"size": 11, "color": color},
+    }
+    return shape, note
+
+
+def vline(x: float, color: str, text: str) -> tuple[dict, dict]:
+    """A vertical dashed line at x, and its note at the top."""
+    shape = {
+        "type": "line",
+        "xref": "x",
+        "x0": x,
+        "x1": x,
+        "yref": "paper",
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": color, "dash": "dash", "width": 1},
+    }
+    note = {
+        "xref": "x",
+        "x": x,
+        "xanchor": "left",
+        "yref": "paper",
+        "y": 1,
+        "yanchor": "top",
+        "text": text,
+        "showarrow": False,
+        "font": {"size": 11, "color": color},
+    }
+    return shape, note
+
+
+def marked(lines: list[tuple[dict, dict]]) -> tuple[list[dict], list[dict]]:
+    """The shapes and the notes of reference lines, as a layout takes them."""
+    return [shape for shape, _ in lines], [note for _, note in lines]
+
+
+def circle(radius: float, color: str, dash: str) -> dict[str, Any]:
+    return {
+        "type": "circle",
+        "xref": "x",
+        "yref": "y",
+        "x0": -radius,
+        "y0": -radius,
+        "x1": radius,
+        "y1": radius,
+        "line": {"color": color, "dash": dash, "width": 1.5},
+    }
+
+
+def eigenvalue_markers(eigenvalues: np.ndarray, marker: dict) -> dict[str, Any]:
+    """The eigenvalues as points of the complex plane."""
+    return {
+        "type": "scatter",
+        "mode": "markers",
+        "x": finite_list(eigenvalues.real),
+        "y": finite_list(eigenvalues.imag),
+        "name": "eigenvalues",
+        "marker": marker,
+        "hovertemplate": "%{x:.4f} %{y:+.4f}i<extra></extra>",
+    }
+
+
+def square_axes(x_title: str, y_title: str, reach: float) -> tuple[dict, dict]:
+    """x and y axes over [-reach, reach] on equal scales (circles drawn round)."""
+    return (
+        {"title": {"text": x_title}, "range": [-reach, reach], "constrain": "domain"},
+        {"title": {"text": y_title}, "range": [-reach, reach], "scaleanchor": "x"},
+    )
+
+
+def power(log10_value: float | None) -> str:
+    """10^x in words a reader can parse: 0.0031, 3.1e-12, 1.7e+477, or 0 for -inf."""
+    if log10_value is None or log10_value == -math.inf:
+        return "0"
+    if log10_value == math.inf:
+        return "infinity"
+    if -3 <= log10_value < 4:
+        return f"{10.0**log10_value:.3g}"
+    exponent = math.floor(log10_value)
+    mantissa = 10.0 ** (log10_value - exponent)
+    if mantissa >= 9.995:
+        mantissa, exponent = 1.0, exponent + 1
+    return f"{mantissa:.2f}e{exponent:+d}"
+
+
+def num(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def cosine_words(cosine: float | None) -> str:
+    return "undefined" if cosine is None else f"{cosine:.4f}"

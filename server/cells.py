@@ -1,20 +1,24 @@
 """What the server knows of each recurrent cell, in one place: names, the recurrent matrix its
 figures show, the gates it draws, its state, its equations and the controls that apply to it.
 
-Every per-cell lookup of the server is here, so that the engine's cell registry
-(``get_cell(name).label``, ``.recurrent_block``, ``.state_label``, ``.gate_order``,
-``.options``) can replace these tables in one place.
+Every per-cell lookup of the server is here, read from the engine's cell registry (a cell's
+``label``, ``recurrent_block``, ``state_label``, ``gate_order`` and ``options``), so a cell
+registered in engine/cells appears on every page with no change here. Only the display
+names of gates and the cells' equations (HTML) are the server's own: a new cell whose gates
+are not named below shows their letters, and a cell without equations shows none.
 """
 
 from __future__ import annotations
 
-CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+from ..engine.cells import CELLS
+
+CELL_NAMES = {name: cell.label for name, cell in CELLS.items()}
 # the recurrent matrix whose spectrum the figures show
-RECURRENT_MATRIX = {"rnn": "W_hh", "lstm": "W_hg", "gru": "W_hn"}
+RECURRENT_MATRIX = {name: cell.recurrent_block for name, cell in CELLS.items()}
 # the state the Jacobian profile is taken over: the LSTM's is the pair (h, c)
-STATE_LABEL = {"rnn": "h", "lstm": "(h, c)", "gru": "h"}
+STATE_LABEL = {name: cell.state_label for name, cell in CELLS.items()}
 # the gates a cell's figures draw, in order (of those its result carries)
-GATE_ORDER = {"rnn": (), "lstm": ("f", "i", "o", "c"), "gru": ("z", "u", "r")}
+GATE_ORDER = {name: cell.gate_order for name, cell in CELLS.items()}
 GATE_NAMES = {
     "i": "input gate i",
     "f": "forget gate f",
@@ -27,18 +31,21 @@ GATE_NAMES = {
 }
 # the controls that apply to some cells only (a page shows them for those); the others apply
 # to every cell
+_OPTIONS = dict.fromkeys(option for cell in CELLS.values() for option in cell.options)
 CELL_OPTIONS = {
-    "nonlinearity": ("rnn",),
-    "forget_bias": ("lstm",),
-    "peephole": ("lstm",),
-    "update_bias": ("gru",),
-    "gru_form": ("gru",),
+    option: tuple(name for name, cell in CELLS.items() if option in cell.options)
+    for option in _OPTIONS
 }
 
 
 def cells_of(control: str) -> tuple[str, ...]:
     """The cells a control applies to; () means every cell."""
     return CELL_OPTIONS.get(control, ())
+
+
+def gate_name(gate: str) -> str:
+    """A gate's name in words ("forget gate f"), or its letter if it has none here."""
+    return GATE_NAMES.get(gate, gate)
 
 
 # The cell equations, as the engine computes them (PyTorch's layouts; x_t input, h state).

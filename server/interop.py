@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from ..engine import GradientFlowConfig, GradientFlowResult, gradient_flow
+from ..engine import GradientFlowResult, gradient_flow
 from ..engine.gradient_flow import TensorShapeError, given_problem
 from . import serialize, torch_script
 from .compute import check_cost, in_slot, run_gradient_flow
@@ -63,7 +63,7 @@ def _tensor_error(e: TensorShapeError) -> JSONResponse:
 
 
 def _run(body: GradientFlowBody) -> GradientFlowResult:
-    config = GradientFlowConfig(**body.engine_fields())
+    config = body.to_config()
     return gradient_flow(config, problem=given_problem(config, body.tensors()))
 
 

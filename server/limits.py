@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
-from ..engine.cells import get_cell
+from ..engine.cells import compared_cells, get_cell
 from .errors import error_item, error_response
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .serialize import JSONResponse
@@ -92,11 +93,22 @@ def _(q: GradientFlowQuery) -> Cost:
 
 @estimate.register
 def _(q: CompareQuery) -> Cost:
-    n, s = q.hidden_size, _state_size("lstm", q.hidden_size)
-    return Cost(  # the three cells' profiles, each as the gradient flow's
-        float(q.seq_len * (6 * STEP + 2 * n**3 + s**3)),
-        "seq_len * (6*STEP + 2*hidden_size^3 + (2*hidden_size)^3)",
-        f"{q.seq_len} * (6*{STEP} + 2*{n}^3 + {s}^3)",
+    """Every compared cell's profile, each as the gradient flow's: 2 STEP + (state size)^3 per
+    step, the state size being hidden_size times the cell's state factor."""
+    n, cells = q.hidden_size, compared_cells()
+    factors = sorted(Counter(cell.state_factor for cell in cells).items())
+
+    def cubes(size) -> str:
+        return " + ".join(
+            (f"{count}*" if count > 1 else "") + f"{size(factor)}^3" for factor, count in factors
+        )
+
+    return Cost(
+        float(q.seq_len * (2 * len(cells) * STEP + sum(c * (f * n) ** 3 for f, c in factors))),
+        f"seq_len * ({2 * len(cells)}*STEP + "
+        + cubes(lambda f: "hidden_size" if f == 1 else f"({f}*hidden_size)")
+        + ")",
+        f"{q.seq_len} * ({2 * len(cells)}*{STEP} + " + cubes(lambda f: f * n) + ")",
         ("seq_len", "hidden_size"),
     )
 

@@ -23,6 +23,7 @@ from .style import (
 )
 
 CELL_STYLE = {"rnn": (VERMILLION, "solid"), "lstm": (BLUE, "dash"), "gru": (GREEN, "dot")}
+OTHER_CELL = (GREY, "dashdot")  # a registered cell with no style of its own
 
 
 def _horizon_words(horizon: int | None, seq_len: int) -> str:
@@ -48,7 +49,7 @@ def sensitivity_figure(r: CompareResult) -> Figure:
     distance = list(range(t_len))
     data, lines = [], [hline(-HORIZON_DROP, GREY, "1e-3 of l = 0")]
     for cell, m in r.cells.items():
-        color, dash = CELL_STYLE[cell]
+        color, dash = CELL_STYLE.get(cell, OTHER_CELL)
         data.append(line(distance, finite_list(m.relative), CELL_NAMES[cell], color, dash))
         if m.horizon is not None:
             lines.append(vline(m.horizon, color, f" {CELL_NAMES[cell]} {m.horizon}"))
@@ -75,7 +76,7 @@ def absolute_sensitivity_figure(r: CompareResult) -> Figure:
     distance = list(range(r.config.seq_len))
     data = []
     for cell, m in r.cells.items():
-        color, dash = CELL_STYLE[cell]
+        color, dash = CELL_STYLE.get(cell, OTHER_CELL)
         spectral = m.result.input_sensitivity.spectral
         data.append(line(distance, finite_list(spectral), CELL_NAMES[cell], color, dash))
     words = ", ".join(

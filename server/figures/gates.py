@@ -6,9 +6,9 @@ import numpy as np
 
 from ...engine import GradientFlowResult
 from ...engine.display import bin_width, extents, heatmap, means
-from ..cells import GATE_NAMES, GATE_ORDER
+from ..cells import GATE_ORDER, gate_name
 from ..serialize import finite_list
-from .style import BLUE, GREEN, ORANGE, PURPLE, Figure, figure, layout, line
+from .style import BLUE, GREEN, GREY, ORANGE, PURPLE, Figure, figure, layout, line
 
 GATE_COLORS = {"f": BLUE, "i": ORANGE, "o": GREEN, "c": PURPLE, "z": BLUE, "u": BLUE, "r": ORANGE}
 HEATMAP_UNITS = 32  # units shown in a gate heatmap
@@ -47,7 +47,7 @@ def _gate_trace(name: str, k: int, units: int, binned, height: float, top: float
             "thickness": 10,
             "title": {"text": "" if bounded else "c"},
         },
-        "name": GATE_NAMES[name],
+        "name": gate_name(name),
         "hovertemplate": f"{name}: %{{z:.3f}}<br>step %{{x}}, unit %{{y}}<extra></extra>",
     }
     return {key: value for key, value in trace.items() if value is not None}
@@ -86,7 +86,7 @@ def gate_heatmap_figure(r: GradientFlowResult) -> Figure:
                 "y": top,
                 "xanchor": "left",
                 "yanchor": "bottom",
-                "text": GATE_NAMES[name],
+                "text": gate_name(name),
                 "showarrow": False,
                 "font": {"size": 11},
             }
@@ -95,7 +95,7 @@ def gate_heatmap_figure(r: GradientFlowResult) -> Figure:
         for key in [k for k, v in axes.items() if v is None]:
             del axes[key]
     mean = means({k: r.gates[k] for k in names})
-    described = ", ".join(f"{GATE_NAMES[k]} {mean[k]:.3g}" for k in names)
+    described = ", ".join(f"{gate_name(k)} {mean[k]:.3g}" for k in names)
     shown = f"units 1-{units} of {n}" if units < n else f"all {n} units"
     width = bin_width(r.config.seq_len, HEATMAP_STEPS)
     binned_note = "" if width == 1 else f", each cell the mean over {width} steps"
@@ -120,12 +120,12 @@ def gate_mean_figure(r: GradientFlowResult) -> Figure:
     names = shown_gates(r)
     steps = list(range(1, r.config.seq_len + 1))
     data = [
-        line(steps, finite_list(r.gate_means[k]), GATE_NAMES[k], GATE_COLORS[k], dash)
+        line(steps, finite_list(r.gate_means[k]), gate_name(k), GATE_COLORS.get(k, GREY), dash)
         for k, dash in zip(names, ("solid", "dash", "dot", "dashdot"), strict=False)
     ]
     extent = extents({k: r.gate_means[k] for k in names})
     described = "; ".join(
-        f"{GATE_NAMES[k]} from {extent[k][0]:.3g} to {extent[k][1]:.3g}" for k in names
+        f"{gate_name(k)} from {extent[k][0]:.3g} to {extent[k][1]:.3g}" for k in names
     )
     sentence = f"Per-step means over units: {described}."
     for key in names:

@@ -4,6 +4,7 @@ gates.py and truncation.py, and ``gradient_flow_figures`` puts them all in page 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -231,10 +232,13 @@ def singular_value_figure(r: GradientFlowResult) -> Figure:
     )
     which = RECURRENT_MATRIX[r.config.cell]
     sentence = f"{which} has sigma_max = {num(float(sv[0]))} and sigma_min = {num(float(sv[-1]))}"
-    if s.gamma_sigma_max is not None and s.vanishing_guaranteed:
+    if s.gamma_sigma_max == 0:
+        sentence += "; gamma x sigma_max = 0: the gradient is exactly 0 one step back."
+    elif s.gamma_sigma_max is not None and s.vanishing_guaranteed:
         sentence += (
             f"; gamma x sigma_max = {num(s.gamma_sigma_max)} is below 1, so the gradient is "
-            "guaranteed to vanish."
+            f"guaranteed to vanish, by at least {-math.log10(s.gamma_sigma_max):.3g} decades "
+            f"per step (measured: {regime_words(s.log10_rate_per_step, s.regime)})."
         )
     elif s.gamma_sigma_max is not None:
         sentence += (

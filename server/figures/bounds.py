@@ -14,6 +14,7 @@ from ..cells import STATE_LABEL
 from ..serialize import finite, finite_list
 from .style import BLACK, BLUE, GREEN, VERMILLION, Figure, figure, layout, line, power
 
+CUT_MARGIN = {"l": 56, "r": 12, "t": 62, "b": 96}  # the layout's margin, taller for the label
 PAD = 0.08  # of the measured curves' extent, above and below
 
 
@@ -41,7 +42,8 @@ def measured_range(curves: list[np.ndarray], also: tuple[float, ...] = ()) -> li
 
 
 def cut_bound_note(bound: np.ndarray, y_range: list[float], name: str, color: str) -> dict | None:
-    """The label of a bound that runs off the top of y_range: its value at the end."""
+    """The label of a bound that runs off the top of y_range: its value at the end, just above
+    the plot (the figure's top margin is made room for, see ``CUT_MARGIN``)."""
     top = finite(bound[-1])
     if top is None or top <= y_range[1]:
         return None
@@ -51,7 +53,7 @@ def cut_bound_note(bound: np.ndarray, y_range: list[float], name: str, color: st
         "xanchor": "right",
         "yref": "paper",
         "y": 1,
-        "yanchor": "top",
+        "yanchor": "bottom",
         "text": f"{name} off the top: {power(top)} at l = {len(bound) - 1}",
         "showarrow": False,
         "font": {"size": 11, "color": color},

@@ -14,7 +14,7 @@ from ...engine.display import finite_peak, window_split
 from ...engine.gradient_flow import HORIZON_LOG10
 from ..cells import RECURRENT_MATRIX, STATE_LABEL
 from ..serialize import finite, finite_list
-from .bounds import bound_factors_figure, cut_bound_note, measured_range, regime_words
+from .bounds import CUT_MARGIN, bound_factors_figure, cut_bound_note, measured_range, regime_words
 from .gates import gate_heatmap_figure, gate_mean_figure, shown_gates
 from .style import (
     BLACK,
@@ -78,10 +78,12 @@ def profile_figure(r: GradientFlowResult) -> Figure:
         if s.horizon is not None
         else f"It never falls below 1e-3 within {t_len} steps (no gradient horizon)"
     )
+    extra = {}
     if r.log10_bound is not None and s.gamma_sigma_max is not None:
         cut = cut_bound_note(r.log10_bound, y_range, "Pascanu bound", VERMILLION)
         if cut is not None:
             notes.append(cut)
+            extra["margin"] = CUT_MARGIN
         data.append(line(distance, finite_list(r.log10_bound), "Pascanu bound", VERMILLION, "dot"))
         sentence += (
             f"; Pascanu's bound (gamma x sigma_max = {num(s.gamma_sigma_max)})^l "
@@ -96,6 +98,7 @@ def profile_figure(r: GradientFlowResult) -> Figure:
         {"title": {"text": "log10 norm"}, "range": y_range, "autorange": False},
         shapes=shapes,
         annotations=notes,
+        **extra,
     )
     return figure("Gradient norm against distance", sentence, data, made)
 
@@ -124,9 +127,12 @@ def eigenvalue_figure(r: GradientFlowResult) -> Figure:
         f"{which} has spectral radius {num(spec.spectral_radius)}; {spec.outside_unit_circle} "
         f"of {lam.size} eigenvalues lie outside the unit circle"
     )
-    sentence += (
-        f", and the 1/gamma circle has radius {num(1.0 / gamma)}." if gamma is not None else "."
-    )
+    if gamma == 1.0:
+        sentence += ", and with gamma = 1 the 1/gamma circle is the unit circle."
+    elif gamma is not None:
+        sentence += f", and the 1/gamma circle has radius {num(1.0 / gamma)}."
+    else:
+        sentence += "."
     xaxis, yaxis = square_axes("real part", "imaginary part", reach)
     made = layout(f"Eigenvalues of {which}", xaxis, {**yaxis, "scaleratio": 1}, shapes=shapes)
     return figure("Eigenvalues", sentence, data, made)

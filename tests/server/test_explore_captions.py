@@ -139,6 +139,11 @@ def check_eigenvalues(f: dict, r) -> None:
     m = re.search(r"; (\d+) of (\d+) eigenvalues lie outside", f["summary"])
     lam = r.spectrum.eigenvalues
     assert int(m.group(1)) == np.count_nonzero(np.abs(lam) > 1) and int(m.group(2)) == lam.size
+    m = re.search(rf"the 1/gamma circle has radius ({NUMBER})", f["summary"])
+    if m:
+        assert r.summary.gamma != 1 and close(m.group(1), 1 / r.summary.gamma)
+    if "the 1/gamma circle is the unit circle" in f["summary"]:
+        assert r.summary.gamma == 1
 
 
 def check_contributions(f: dict, r) -> None:

@@ -116,3 +116,18 @@ def test_gated_cells_have_no_bound_factors(client, cell):
         for f in api(client, f"/explore?cell={cell}", "/api/v1/gradient-flow/figures")["figures"]
     ]
     assert "bound_factors" not in names
+
+
+def test_bound_factors_download_holds_the_apis_numbers(client):
+    body = api(client, SATURATION)
+    r = client.get("/api/v1/gradient-flow/figures/bound_factors.csv?scale=3")
+    assert r.status_code == 200
+    rows = [line.split(",") for line in r.text.strip().splitlines()[1:]]
+    factors, spectral = body["bound_factors"], body["log10_norm"]["spectral"]
+    for l, (x, weight, slope, bound, measured) in enumerate(rows):
+        assert int(x) == l
+        assert float(weight) == factors["weight"][l] and float(slope) == factors["slope"][l]
+        assert float(bound) == pytest.approx(factors["weight"][l] + factors["slope"][l])
+        assert float(measured) == spectral[l] <= float(bound)
+    gated = client.get("/api/v1/gradient-flow/figures/bound_factors.csv?cell=lstm")
+    assert gated.status_code == 404 and "bound_factors" in gated.text

@@ -14,7 +14,7 @@ from .choices import CHOICES, check_choices
 from .clipping import ClipResult, clip_gradients
 from .problem import Problem, draw_problem
 from .products import NormProfile
-from .spectrum import Spectrum, pascanu_log10_bound, spectrum
+from .spectrum import BoundFactors, Spectrum, bound_factors, pascanu_log10_bound, spectrum
 from .truncation import (
     RandomizedTruncationResult,
     TruncationResult,
@@ -23,9 +23,9 @@ from .truncation import (
 )
 
 CELLS = cell_names()
-HORIZON_LOG10 = -3.0  # the memory horizon: first distance where ||dh_T/dh_{T-l}|| < 1e-3
-REGIME_LOG10 = 3.0  # |log10 ||dh_T/dh_0||| beyond this names the regime
-INPUT_HORIZON_DROP = 3.0  # input horizon: sensitivity 1e3 below its value at l = 0
+HORIZON_LOG10 = -3.0  # the gradient horizon: first distance where ||dh_T/dh_{T-l}|| < 1e-3
+REGIME_RATE = 0.01  # decades per step: below -REGIME_RATE vanishing, above +REGIME_RATE exploding
+INPUT_HORIZON_DROP = 3.0  # the memory horizon: input sensitivity 1e3 below its value at l = 0
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,18 @@ class GradientFlowConfig:
 
 @dataclass(frozen=True)
 class Summary:
-    """regime: ``vanishing`` (||dh_T/dh_0|| < 1e-3), ``exploding`` (> 1e3) or ``neither``.
-    horizon: first distance l with ||dh_T/dh_{T-l}||_2 < 1e-3, None if never.
+    """regime: by the rate, ``vanishing`` (log10_rate_per_step < -REGIME_RATE = -0.01 decades
+        per step), ``exploding`` (> +0.01) or ``neither``; the same weights get the same word
+        at every sequence length.
+    log10_rate_per_step: the per-step rate in decades, the least-squares slope through the
+        origin of the profile p_l = log10 ||dh_T/dh_{T-l}||_2 over l = 1..T,
+        sum_l l p_l / sum_l l^2, over the finite entries; None if there is none.
+    horizon: the gradient horizon, the first distance l with ||dh_T/dh_{T-l}||_2 < 1e-3,
+        None if never.
     log10_growth_per_step: log10 ||dh_T/dh_0||_2 / T (None if the product is exactly 0).
     gamma_sigma_max: gamma * sigma_max(W_hh); < 1 guarantees vanishing (Pascanu's condition).
     peak_log10, peak_distance: the largest log10 ||dh_T/dh_{T-l}||_2 over l >= 1 and where.
-    input_horizon: memory_horizon of the input sensitivity, the first l at which
+    input_horizon: the memory horizon, the first l at which
         ||dh_T/dx_{T-l}||_2 is 1e3 below ||dh_T/dx_T||_2; None if never.
 
     For the LSTM, ``dh_T/dh_{T-l}`` above reads as the joint d(h_T, c_T)/d(h_{T-l}, c_{T-l}).
@@ -116,6 +122,7 @@ class Summary:
     """
 
     regime: str
+    log10_rate_per_step: float | None
     horizon: int | None
     log10_growth_per_step: float | None
     gamma: float | None
@@ -134,6 +141,10 @@ class GradientFlowResult:
         d(h_T, c_T)/d(h_{T-l}, c_{T-l}).
     input_sensitivity : log10 ||dh_T/dx_{T-l}||, l = 0..T-1.
     log10_bound : (T + 1,) Pascanu's l * log10(gamma * sigma_max); None for gated cells.
+    bound_factors : the RNN's bound as the lecture writes it, the weight factor
+        l log10 ||W_hh||_2 and the slope factor sum over the last l steps of
+        log10 max_i |phi'(a_t,i)|, whose sum bounds the spectral profile at every l; None for
+        the gated cells (their step Jacobian is not diag(phi') W_hh).
     spectrum : of W_hh (rnn), or of the recurrent block feeding the candidate: the g rows
         W_hg of weight_hh (lstm), the n rows W_hn (gru).
     gradient : BPTTGradient of L = 1/2 ||h_T - y||^2; grads over weight_ih, weight_hh,
@@ -165,6 +176,7 @@ class GradientFlowResult:
     gate_means: dict[str, np.ndarray]
     truncation: TruncationResult | None = None
     randomized: RandomizedTruncationResult | None = None
+    bound_factors: BoundFactors | None = None
 
 
 def memory_horizon(log10_profile: np.ndarray, drop: float = 3.0) -> int | None:
@@ -177,6 +189,26 @@ def memory_horizon(log10_profile: np.ndarray, drop: float = 3.0) -> int | None:
     return int(below[0]) if below.size else None
 
 
+def rate_per_step(log10_profile: np.ndarray) -> float | None:
+    """The least-squares slope through the origin of log10_profile[l] over l = 1..T, in
+    decades per step: sum l p_l / sum l^2 over the finite entries; None if none is finite."""
+    p = np.asarray(log10_profile, dtype=float)[1:]
+    distance = np.arange(1, p.size + 1, dtype=float)
+    ok = np.isfinite(p)
+    if not ok.any():
+        return None
+    return float(np.dot(distance[ok], p[ok]) / np.dot(distance[ok], distance[ok]))
+
+
+def regime_of(rate: float | None) -> str:
+    """The word for a rate in decades per step: vanishing below -REGIME_RATE, exploding above
+    +REGIME_RATE, else neither. No finite entry (the product is exactly 0 from l = 1 on)
+    is vanishing."""
+    if rate is None or rate < -REGIME_RATE:
+        return "vanishing"
+    return "exploding" if rate > REGIME_RATE else "neither"
+
+
 def summarize(
     profile: NormProfile,
     gamma: float | None,
@@ -187,17 +219,13 @@ def summarize(
     s = profile.spectral
     below = np.flatnonzero(s < HORIZON_LOG10)
     final = float(s[-1])
-    if final < -REGIME_LOG10:
-        regime = "vanishing"
-    elif final > REGIME_LOG10:
-        regime = "exploding"
-    else:
-        regime = "neither"
+    rate = rate_per_step(s)
     t_len = len(s) - 1
     peak = int(np.argmax(s[1:])) + 1 if t_len >= 1 else 0
     bound = None if gamma is None else gamma * spec.spectral_norm
     return Summary(
-        regime=regime,
+        regime=regime_of(rate),
+        log10_rate_per_step=rate,
         horizon=int(below[0]) if below.size else None,
         log10_growth_per_step=final / t_len if np.isfinite(final) and t_len else None,
         gamma=gamma,
@@ -373,5 +401,8 @@ def gradient_flow(
             randomized_truncation(gradient.terms, config.keep_prob, config.draws, config.seed)
             if config.keep_prob < 1.0
             else None
+        ),
+        bound_factors=(
+            None if gamma is None else bound_factors(spec.spectral_norm, trace.log_dphi)
         ),
     )

@@ -45,6 +45,40 @@ def pascanu_log10_bound(gamma: float, sigma_max: float, seq_len: int) -> np.ndar
     return distance * np.log10(gamma * sigma_max)
 
 
+@dataclass(frozen=True)
+class BoundFactors:
+    """The vanilla RNN's bound as the lecture writes it (Pascanu et al.), factor by factor:
+
+        ||dh_T/dh_{T-l}|| <= ||W_hh||^l prod_{t=T-l+1..T} ||diag(phi'(a_t))||
+
+    weight : (T + 1,) l log10 ||W_hh||_2 (-inf for l > 0 if W_hh = 0)
+    slope : (T + 1,) sum over the last l steps of log10 max_i |phi'(a_t,i)| (-inf from the
+        first step back whose slope is exactly 0 everywhere)
+    median_slope : the median of |phi'(a_t,i)| over every step and unit; far below the
+        largest slope of each step when most units are saturated, which the bound ignores
+    ``weight + slope`` is the bound, log10 of its right-hand side, for l = 0..T.
+    """
+
+    weight: np.ndarray
+    slope: np.ndarray
+    median_slope: float
+
+    @property
+    def bound(self) -> np.ndarray:
+        return self.weight + self.slope
+
+
+def bound_factors(sigma_max: float, log_dphi: np.ndarray) -> BoundFactors:
+    """The factors of the bound from sigma_max(W_hh) and log_dphi : (T, n), the natural log
+    of phi'(a_t) for t = 1..T (-inf where phi' is exactly 0)."""
+    t_len = log_dphi.shape[0]
+    weight = pascanu_log10_bound(1.0, sigma_max, t_len)
+    tops = np.max(log_dphi, axis=1) / np.log(10.0) if log_dphi.shape[1] else np.zeros(t_len)
+    slope = np.concatenate([[0.0], np.cumsum(tops[::-1])])
+    median = float(np.exp(np.median(log_dphi))) if log_dphi.size else 1.0
+    return BoundFactors(weight=weight, slope=slope, median_slope=median)
+
+
 def count_outside_unit_circle(eigenvalues: np.ndarray) -> int:
     """How many of eigenvalues : (n,) have |lambda| > 1."""
     return int(np.count_nonzero(np.abs(eigenvalues) > 1.0))

@@ -54,8 +54,18 @@ EXPLORE = View(
             "`seq_len` steps and returns, for every distance l = 0..T, log10 ||dh_T/dh_(T-l)|| "
             "(spectral and Frobenius), Pascanu's bound, the spectrum of W_hh, the BPTT gradient "
             "of L = 1/2 ||h_T - y||^2 with its per-step terms, the clipping result and a "
-            "summary. Magnitudes are log10 values; `null` in a log10 list means the value is "
-            "exactly 0."
+            "summary. For cell=rnn, `bound_factors` splits the bound as the lecture writes it, "
+            "||W_hh||^l prod ||diag(phi'(a_t))||: `weight` is l log10 ||W_hh||_2 and `slope` "
+            "the sum over the last l steps of log10 max_i |phi'(a_t,i)| (null where a slope is "
+            "exactly 0), for l = 0..T; `weight + slope` is never below the spectral profile, and "
+            "`median_slope` is the median |phi'(a_t,i)| over every step and unit; null for the "
+            "gated cells. `summary.log10_rate_per_step` is the least-squares slope through the "
+            "origin of the spectral profile over l = 1..T (decades per step) and "
+            "`summary.regime` its word: `vanishing` below -0.01, `exploding` above +0.01, "
+            "else `neither`. `summary.horizon` is the gradient horizon (the first l with "
+            "||dh_T/dh_(T-l)|| < 1e-3) and `summary.input_horizon` the memory horizon (the "
+            "first l at which ||dh_T/dx_(T-l)|| is 1e3 below its value at l = 0). Magnitudes "
+            "are log10 values; `null` in a log10 list means the value is exactly 0."
         ),
         figures_summary="The Plotly figures of the explorer for one configuration",
         figures_description=(

@@ -129,6 +129,18 @@ def _weights(r: GradientFlowResult) -> dict[str, list]:
     return out
 
 
+def _bound_factors(r: GradientFlowResult) -> dict[str, Any] | None:
+    """The RNN's bound factor by factor (null for the gated cells)."""
+    b = getattr(r, "bound_factors", None)
+    if b is None:
+        return None
+    return {
+        "weight": finite_list(b.weight),
+        "slope": finite_list(b.slope),
+        "median_slope": finite(b.median_slope),
+    }
+
+
 def gradient_flow_payload(r: GradientFlowResult, includes: frozenset[str]) -> dict[str, Any]:
     """The JSON body of GET /api/v1/gradient-flow."""
     g, c, s, spec = r.gradient, r.clipping, r.summary, r.spectrum
@@ -140,6 +152,7 @@ def gradient_flow_payload(r: GradientFlowResult, includes: frozenset[str]) -> di
         "log10_norm": profile(r.profile),
         "log10_input_sensitivity": profile(r.input_sensitivity),
         "log10_bound": None if r.log10_bound is None else finite_list(r.log10_bound),
+        "bound_factors": _bound_factors(r),
         "spectrum": {
             "eigenvalues": {
                 "real": finite_list(spec.eigenvalues.real),

@@ -13,12 +13,29 @@ from .style import BLUE, GREEN, GREY, ORANGE, PURPLE, Figure, figure, layout, li
 GATE_COLORS = {"f": BLUE, "i": ORANGE, "o": GREEN, "c": PURPLE, "z": BLUE, "u": BLUE, "r": ORANGE}
 HEATMAP_UNITS = 32  # units shown in a gate heatmap
 HEATMAP_STEPS = 200  # time bins of a gate heatmap
-# a gate that carries the state over unchanged: (its name, the value that does, the state)
-KEEPS = {
-    "f": ("forget gate f", "near 1", "c"),
-    "z": ("update gate z", "near 1", "h"),
-    "u": ("update gate u", "near 0", "h"),  # lecture form: h = (1-u) h_prev + u h~
-}
+OPEN, SHUT = 0.9, 0.1  # a gate whose mean is >= OPEN is open, <= SHUT shut
+# a gate that decides how much of the state is kept per step: (the state, whether the kept
+# share is the gate itself or 1 - gate). f: c = f c_prev + i g; z (PyTorch's GRU):
+# h = (1 - z) n + z h_prev; u (the lecture's GRU): h = (1 - u) h_prev + u h~
+KEEPS = {"f": ("c", True), "z": ("h", True), "u": ("h", False)}
+
+
+def keep_words(gate: str, mean: float) -> str:
+    """What a keeping gate's mean over all steps and units says, open/shut wording only when
+    the mean is >= OPEN or <= SHUT."""
+    state, direct = KEEPS[gate]
+    kept = mean if direct else 1.0 - mean
+    sentence = f"{gate} averages {mean:.3g}"
+    if mean >= OPEN:
+        sentence += f" (>= {OPEN:g}: open)"
+    elif mean <= SHUT:
+        sentence += f" (<= {SHUT:g}: shut)"
+    if kept >= OPEN:
+        return sentence + f": {state} is carried over almost unchanged ({kept:.0%} kept per step)."
+    if kept <= SHUT:
+        return sentence + f": {state} is mostly replaced each step (about {kept:.0%} kept)."
+    share = "about half" if 0.4 <= kept <= 0.6 else f"about {kept:.0%}"
+    return sentence + f": the cell keeps {share} of {state} per step."
 
 
 def shown_gates(r: GradientFlowResult) -> list[str]:
@@ -128,10 +145,10 @@ def gate_mean_figure(r: GradientFlowResult) -> Figure:
         f"{gate_name(k)} from {extent[k][0]:.3g} to {extent[k][1]:.3g}" for k in names
     )
     sentence = f"Per-step means over units: {described}."
+    overall = means({k: r.gates[k] for k in names if k in KEEPS})
     for key in names:
         if key in KEEPS:
-            gate, where, state = KEEPS[key]
-            sentence += f" With the {gate} {where}, {state} is carried over almost unchanged."
+            sentence += " " + keep_words(key, overall[key])
     made = layout(
         "Gate means per step",
         {"title": {"text": "time step t"}},

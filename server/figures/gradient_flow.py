@@ -4,6 +4,7 @@ gates.py and truncation.py, and ``gradient_flow_figures`` puts them all in page 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from ...engine.display import finite_peak, window_split
 from ...engine.gradient_flow import HORIZON_LOG10
 from ..cells import RECURRENT_MATRIX, STATE_LABEL
 from ..serialize import finite, finite_list
+from .bounds import CUT_MARGIN, bound_factors_figure, cut_bound_note, measured_range, regime_words
 from .gates import gate_heatmap_figure, gate_mean_figure, shown_gates
 from .style import (
     BLACK,
@@ -41,9 +43,12 @@ from .truncation import randomized_figure, relative_words, truncation_figure
 
 
 def profile_figure(r: GradientFlowResult) -> Figure:
-    """(1) log10 ||dh_T/dh_{T-l}|| against l, with Pascanu's bound and the 1e-3 horizon."""
+    """(1) log10 ||dh_T/dh_{T-l}|| against l, with Pascanu's bound and the 1e-3 gradient
+    horizon. The y-range follows the measured curves; a bound above them is cut at the top
+    and labelled with its value at l = T."""
     distance = r.distance.tolist()
     what = STATE_LABEL[r.config.cell]
+    measured = [r.profile.spectral, r.profile.frobenius]
     data = [
         line(distance, finite_list(r.profile.spectral), "spectral norm", BLUE),
         line(distance, finite_list(r.profile.frobenius), "Frobenius norm", SKY, "dash"),
@@ -55,40 +60,45 @@ def profile_figure(r: GradientFlowResult) -> Figure:
         block = (getattr(r, "blocks", None) or {}).get(key)
         if block is not None:
             data.append(line(distance, finite_list(block.spectral), name, color, dash))
-    if r.log10_bound is not None:
-        data.append(line(distance, finite_list(r.log10_bound), "Pascanu bound", VERMILLION, "dot"))
+            measured.append(block.spectral)
+    y_range = measured_range(measured, (HORIZON_LOG10,))
     s = r.summary
     lines = [hline(HORIZON_LOG10, GREY, "1e-3")]
     if s.horizon is not None:
-        lines.append(vline(s.horizon, GREY, f" horizon l = {s.horizon}"))
+        lines.append(vline(s.horizon, GREY, f" gradient horizon l = {s.horizon}"))
     shapes, notes = marked(lines)
-    final = finite(r.profile.spectral[-1])
     t_len = r.config.seq_len
     sentence = (
-        f"The spectral norm of d{what}_T/d{what}_(T-l) goes from 1 at l = 0 to {power(final)} at "
-        f"l = {t_len} ({s.regime}"
+        f"The spectral norm of d{what}_T/d{what}_(T-l) goes from 1 at l = 0 to "
+        f"{power(finite(r.profile.spectral[-1]))} at l = {t_len}: "
+        f"{regime_words(s.log10_rate_per_step, s.regime)}. "
     )
-    if s.log10_growth_per_step is not None:
-        sentence += f", {s.log10_growth_per_step:+.3g} decades per step"
-    sentence += "); "
     sentence += (
-        f"it first falls below 1e-3 at l = {s.horizon}"
+        f"Its gradient horizon, the first l at which it is below 1e-3, is l = {s.horizon}"
         if s.horizon is not None
-        else "it never falls below 1e-3"
+        else f"It never falls below 1e-3 within {t_len} steps (no gradient horizon)"
     )
+    extra = {}
     if r.log10_bound is not None and s.gamma_sigma_max is not None:
+        cut = cut_bound_note(r.log10_bound, y_range, "Pascanu bound", VERMILLION)
+        if cut is not None:
+            notes.append(cut)
+            extra["margin"] = CUT_MARGIN
+        data.append(line(distance, finite_list(r.log10_bound), "Pascanu bound", VERMILLION, "dot"))
         sentence += (
-            f", and Pascanu's bound (gamma x sigma_max = {num(s.gamma_sigma_max)})^l "
-            f"reaches {power(finite(r.log10_bound[-1]))}."
+            f"; Pascanu's bound (gamma x sigma_max = {num(s.gamma_sigma_max)})^l "
+            f"reaches {power(finite(r.log10_bound[-1]))} at l = {t_len}"
+            + (" (cut at the top of the plot)." if cut is not None else ".")
         )
     else:
         sentence += "."
     made = layout(
         f"Gradient norm ||d{what}_T / d{what}_T-l|| against distance l",
         {"title": {"text": "distance l = T - k (steps back in time)"}},
-        {"title": {"text": "log10 norm"}},
+        {"title": {"text": "log10 norm"}, "range": y_range, "autorange": False},
         shapes=shapes,
         annotations=notes,
+        **extra,
     )
     return figure("Gradient norm against distance", sentence, data, made)
 
@@ -117,15 +127,23 @@ def eigenvalue_figure(r: GradientFlowResult) -> Figure:
         f"{which} has spectral radius {num(spec.spectral_radius)}; {spec.outside_unit_circle} "
         f"of {lam.size} eigenvalues lie outside the unit circle"
     )
-    sentence += (
-        f", and the 1/gamma circle has radius {num(1.0 / gamma)}." if gamma is not None else "."
-    )
+    if gamma == 1.0:
+        sentence += ", and with gamma = 1 the 1/gamma circle is the unit circle."
+    elif gamma is not None:
+        sentence += f", and the 1/gamma circle has radius {num(1.0 / gamma)}."
+    else:
+        sentence += "."
     xaxis, yaxis = square_axes("real part", "imaginary part", reach)
     made = layout(f"Eigenvalues of {which}", xaxis, {**yaxis, "scaleratio": 1}, shapes=shapes)
     return figure("Eigenvalues", sentence, data, made)
 
 
 def _clipping_words(c) -> str:
+    if c.mode == "norm" and c.log10_coefficient == 0:
+        return (
+            f"; the total norm {power(c.log10_norm_before)} is within the threshold "
+            f"{num(c.threshold)}, so clipping by norm leaves it unchanged."
+        )
     if c.mode == "norm":
         return (
             f"; clipping the total norm {power(c.log10_norm_before)} at {num(c.threshold)} "
@@ -220,13 +238,20 @@ def singular_value_figure(r: GradientFlowResult) -> Figure:
     )
     which = RECURRENT_MATRIX[r.config.cell]
     sentence = f"{which} has sigma_max = {num(float(sv[0]))} and sigma_min = {num(float(sv[-1]))}"
-    if s.gamma_sigma_max is not None:
-        verdict = (
-            "below 1, so the gradient is guaranteed to vanish"
-            if s.vanishing_guaranteed
-            else "at least 1, so vanishing is not guaranteed (and exploding is possible)"
+    if s.gamma_sigma_max == 0:
+        sentence += "; gamma x sigma_max = 0: the gradient is exactly 0 one step back."
+    elif s.gamma_sigma_max is not None and s.vanishing_guaranteed:
+        sentence += (
+            f"; gamma x sigma_max = {num(s.gamma_sigma_max)} is below 1, so the gradient is "
+            f"guaranteed to vanish, by at least {-math.log10(s.gamma_sigma_max):.3g} decades "
+            f"per step (measured: {regime_words(s.log10_rate_per_step, s.regime)})."
         )
-        sentence += f"; gamma x sigma_max = {num(s.gamma_sigma_max)} is {verdict}."
+    elif s.gamma_sigma_max is not None:
+        sentence += (
+            f"; gamma x sigma_max = {num(s.gamma_sigma_max)} is at least 1, so the bound does "
+            f"not decide: the slopes along the run do, and the measured profile is "
+            f"{regime_words(s.log10_rate_per_step, s.regime)}."
+        )
     else:
         sentence += "; Pascanu's condition is for the vanilla RNN, the gates rescale every step."
     made = layout(
@@ -254,6 +279,9 @@ def gradient_flow_figures(r: GradientFlowResult) -> list[dict[str, Any]]:
     gated cells get their gate figures next to the profile."""
     builders = dict(GRADIENT_FLOW_FIGURES)
     order = list(builders)
+    if getattr(r, "bound_factors", None) is not None:
+        builders["bound_factors"] = bound_factors_figure
+        order.insert(1, "bound_factors")
     if shown_gates(r):
         builders |= {"gates": gate_heatmap_figure, "gate_means": gate_mean_figure}
         order[1:1] = ["gates", "gate_means"]

@@ -35,7 +35,7 @@ def truncation_figure(r: GradientFlowResult) -> Figure:
     else:
         sentence = f"Over windows tau = 1..{t_len}, "
     sentence += (
-        f"the error falls below 1e-3 from tau = {enough} on."
+        f"the error first falls below 1e-3 at tau = {enough}."
         if enough is not None and enough < t_len
         else "only the full window (tau = T) is within 1e-3: every step matters."
     )
@@ -71,8 +71,8 @@ def randomized_figure(r: GradientFlowResult) -> Figure:
         f"Keeping each step with probability {rand.p:.3g} (and weighting it by 1/p) gives an "
         f"unbiased estimate of dL/dW_hh: one draw keeps {rand.mean_kept_fraction:.0%} of "
         f"the steps on average and is off by {rms:.3g} (rms, relative); the mean of "
-        f"{rand.draws} draws is off by {float(rand.mean_error[-1]):.3g}, shrinking like "
-        "1/sqrt(m)."
+        f"{rand.draws} draws is off by {float(rand.mean_error[-1]):.3g}, where shrinking like "
+        f"1/sqrt(m) would give {float(rand.rms_over_sqrt_draws[-1]):.3g}."
     )
     made = layout(
         "Randomized truncation: error against draws",

@@ -3,7 +3,9 @@
 Predicates are arrow functions: Playwright evaluates a bare expression string with eval, which
 the pages' Content-Security-Policy refuses."""
 
+import json
 import re
+from urllib.request import urlopen
 
 import pytest
 
@@ -183,4 +185,27 @@ def test_eigen_sliders_redraw_and_hide_what_does_not_apply(make_page):
     page.wait_for_url(re.compile(r"matrix=gaussian"))
     assert page.get_by_label("Hidden size", exact=True).is_visible()
     assert page.get_by_label("Radius 1", exact=True).is_hidden()
+    assert p.errors == []
+
+
+@pytest.mark.parametrize(
+    "query", ["scale=3", "nonlinearity=relu&init=identity&scale=1.1", "cell=lstm&forget_bias=5"]
+)
+def test_each_caption_on_the_page_is_the_apis_and_states_its_numbers(make_page, query):
+    """The claim presets as a student opens them: every figure's caption on the page is the
+    API's for that query, and the profile's names the API summary's rate and regime."""
+    p = make_page()
+    page = p.open(f"/explore?{query}")
+    with urlopen(f"{p.base}/api/v1/gradient-flow/figures?{query}") as r:
+        figures = json.load(r)["figures"]
+    with urlopen(f"{p.base}/api/v1/gradient-flow?{query}") as r:
+        summary = json.load(r)["summary"]
+    for f in figures:
+        assert page.locator(f"#summary-{f['name']}").inner_text() == f["summary"]
+    profile = page.locator("#summary-profile").inner_text()
+    assert f"{summary['log10_rate_per_step']:+.3g} decades per step" in profile
+    word = {"neither": "neither vanishing nor exploding"}.get(summary["regime"], summary["regime"])
+    assert f": {word}." in profile
+    if "cell=lstm" not in query:
+        assert page.locator("#plot-bound_factors").count() == 1
     assert p.errors == []

@@ -29,7 +29,7 @@ OPEN_AT, SHUT_AT = 0.9, 0.1
 STATE_OF_GATE = {"f": "c", "z": "h", "u": "h"}
 # horizon labels closer than this fraction of the x axis go on different rows
 LABEL_NEAR = 0.25
-LABEL_ROW = 0.08  # the height of a row of labels, as a fraction of the plot
+LABEL_ROW = 0.08  # the height of a row of labels, as a fraction of the plot's height
 
 
 def _horizon_words(horizon: int | None, seq_len: int) -> str:
@@ -67,8 +67,9 @@ def compare_numbers(r: CompareResult) -> list[dict[str, str]]:
     gates = [
         {
             "name": f"{cell}-gates",
-            "label": f"{CELL_NAMES[cell]} mean gates",
-            "value": ", ".join(f"{gate_name(k)} {v:.3g}" for k, v in m.gate_means.items()),
+            "label": f"{CELL_NAMES[cell]} mean gates: "
+            + ", ".join(gate_name(k).rsplit(" ", 1)[0] for k in m.gate_means),
+            "value": " · ".join(f"{k} {v:.3g}" for k, v in m.gate_means.items()),
         }
         for cell, m in r.cells.items()
         if m.gate_means
@@ -89,7 +90,8 @@ def label_rows(xs: list[float], span: float) -> list[int]:
 
 
 def _horizon_lines(r: CompareResult) -> list[tuple[dict, dict]]:
-    """The vertical line of each horizon, labels staggered so that none overlaps another."""
+    """The vertical line of each horizon, labels staggered in rows up from the foot of the
+    plot so that none overlaps another."""
     span = max(r.config.seq_len - 1, 1)
     shown = [(cell, m) for cell, m in r.cells.items() if m.horizon is not None]
     rows = label_rows([m.horizon for _, m in shown], span)
@@ -97,7 +99,8 @@ def _horizon_lines(r: CompareResult) -> list[tuple[dict, dict]]:
     for (cell, m), row in zip(shown, rows, strict=True):
         color, _ = CELL_STYLE.get(cell, OTHER_CELL)
         shape, note = vline(m.horizon, color, f" {CELL_NAMES[cell]} {m.horizon} ")
-        note["y"] = 1 - row * LABEL_ROW
+        # at the foot of the plot, which the falling curves leave empty near their horizons
+        note.update(y=row * LABEL_ROW, yanchor="bottom", bgcolor="rgba(255,255,255,0.85)")
         if m.horizon > 0.75 * span:  # near the right edge the label reads leftwards
             note["xanchor"] = "right"
         lines.append((shape, note))
@@ -112,7 +115,9 @@ def sensitivity_figure(r: CompareResult) -> Figure:
     for cell, m in r.cells.items():
         color, dash = CELL_STYLE.get(cell, OTHER_CELL)
         data.append(line(distance, finite_list(m.relative), CELL_NAMES[cell], color, dash))
-    shapes, notes = marked([hline(-HORIZON_DROP, GREY, "1e-3 of l = 0"), *_horizon_lines(r)])
+    threshold = hline(-HORIZON_DROP, GREY, "1e-3 of l = 0")
+    threshold[1]["bgcolor"] = "rgba(255,255,255,0.85)"
+    shapes, notes = marked([threshold, *_horizon_lines(r)])
     words = ", ".join(
         f"{CELL_NAMES[cell]} {_horizon_words(m.horizon, t_len)}" for cell, m in r.cells.items()
     )

@@ -87,7 +87,8 @@ def product_of_equal_steps(body, href):
     norm over l steps is s^l exactly, the product of the per-step norms (and the bound)."""
     assert body["config"]["nonlinearity"] == "identity"
     singular = np.array(body["spectrum"]["singular_values"])
-    np.testing.assert_allclose(singular, singular[0], rtol=1e-12)  # a scaled rotation
+    # a rotation scaled by the link's scale: every singular value is the scale
+    np.testing.assert_allclose(singular, float(query_of(href)["scale"]), rtol=1e-12)
     per_step = math.log10(body["spectrum"]["spectral_norm"])
     assert per_step < 0  # "shrunk"
     profile = finite_profile(body["log10_norm"]["spectral"])

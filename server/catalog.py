@@ -96,12 +96,14 @@ COMPARE_MAIN = tuple(
         "seed",
     )
 )
+# the URLs of the lecture's claims 7 and 8 (the home page links them; tests/server/test_claims.py)
+LSTM_CLAIM = "/compare?seq_len=400&forget_bias=3"
+GRU_CLAIM = "/compare?seq_len=400&update_bias=4"
 COMPARE_PRESETS = (
-    (
-        "Gates open: forget and update bias 5, T = 1000",
-        "/compare?seq_len=1000&forget_bias=5&update_bias=5",
-    ),
-    ("No gate bias: all three forget", "/compare?seq_len=300"),
+    ("Untrained, no gate bias: gates near 1/2, all three forget", "/compare"),
+    ("The lecture's LSTM: forget gate held open", LSTM_CLAIM),
+    ("The lecture's GRU: update gate held open", GRU_CLAIM),
+    ("Both gates open, T = 1000", "/compare?seq_len=1000&forget_bias=5&update_bias=5"),
     (
         "Sigmoid RNN: gamma = 1/4",
         "/compare?seq_len=300&nonlinearity=sigmoid&forget_bias=5&update_bias=5",
@@ -124,7 +126,10 @@ COMPARE = View(
             "Runs the three cells with one configuration (same seed, scale, inputs x_t, h0 and "
             "target; one weight block per gate) and returns, for each, log10 ||dh_T/dx_(T-l)|| "
             "for l = 0..T-1, the same relative to l = 0, and the memory horizon: the first l "
-            "at which the sensitivity falls below 1e-3 of its value at l = 0 (null if never)."
+            "at which the sensitivity falls below 1e-3 of its value at l = 0 (null if never), "
+            "and the gated cells' `gate_means` (each gate averaged over steps and units), "
+            "`keep_gate` (the gate carrying the state over: f, z or u) and `kept_per_step` "
+            "(the mean fraction of the state it carries over per step: f, z or 1 - u)."
         ),
         figures_summary="The Plotly figures of /compare",
     ),

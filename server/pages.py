@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from . import tables
+from .catalog import GRU_CLAIM, LSTM_CLAIM
 from .responses import CacheableRoute
 from .settings import ROOT, Settings
 from .views import Registry, View, oembed_url, page_context
@@ -46,7 +47,9 @@ def templates(request: Request) -> Jinja2Templates:
 
 
 def index(request: Request) -> HTMLResponse:
-    return templates(request).TemplateResponse(request, "index.html", {"page": "index"})
+    """The home page: the lectures' argument as a path of claims, each linking a preset."""
+    context = {"page": "index", "lstm_claim": LSTM_CLAIM, "gru_claim": GRU_CLAIM}
+    return templates(request).TemplateResponse(request, "index.html", context)
 
 
 def docs(request: Request) -> HTMLResponse:

@@ -244,6 +244,9 @@ def compare_payload(r: CompareResult) -> dict[str, Any]:
                 "log10_input_sensitivity": profile(m.result.input_sensitivity),
                 "log10_relative": finite_list(m.relative),
                 "regime": m.result.summary.regime,
+                "gate_means": {k: finite(v) for k, v in m.gate_means.items()},
+                "keep_gate": m.keep_gate,
+                "kept_per_step": finite(m.kept),
             }
             for cell, m in r.cells.items()
         },

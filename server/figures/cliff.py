@@ -121,6 +121,21 @@ def outcome_words(o: DescentOutcome) -> str:
     return f"{thrown}, then {end_words(o)}" if thrown else end_words(o)
 
 
+def short_outcome_words(o: DescentOutcome) -> str:
+    """outcome_words in a few words, for the page's headline numbers."""
+    if o.diverged_at is not None:
+        end = f"diverged at step {o.diverged_at}"
+    elif o.plateau:
+        end = f"stuck on a plateau at loss {o.median_loss:.3g}"
+    elif o.stalled:
+        end = f"settled at loss {o.median_loss:.3g}"
+    else:
+        end = f"ends at loss {o.median_loss:.3g} (best {o.best_loss:.3g})"
+    if o.thrown_at is None:
+        return end
+    return f"thrown off the wall at step {o.thrown_at} (a step of {o.throw_length:.3g}), then {end}"
+
+
 def comparison_words(outcomes: dict[str, DescentOutcome]) -> str:
     """One sentence comparing clipped by norm with unclipped, by their median losses."""
     none, norm = outcomes["none"], outcomes["norm"]
@@ -160,7 +175,7 @@ def cliff_surface_figure(surface: CliffSurface, d: CliffDescent) -> Figure:
         f"{d.learning_rate:.3g}: {words}."
     )
     made = layout(
-        "Loss surface E(w, b) and gradient descent (click to start)",
+        "Loss surface and descent (click to start)",
         xaxis,
         yaxis,
         height=460,
@@ -313,7 +328,11 @@ def _arrow(vector, color: str, text: str) -> dict[str, Any]:
     }
 
 
-def clipping_figure(geo: ClipGeometry, where: str = "at the start point") -> Figure:
+def clipping_figure(
+    geo: ClipGeometry,
+    where: str = "at the start point",
+    title: str = "Clipping the gradient at the start point",
+) -> Figure:
     """The gradient at geo.point (``where`` says which point that is) and its two clippings,
     drawn to scale of the threshold: the norm ball (clip_grad_norm_ keeps the direction) and
     the box (clip_grad_value_)."""
@@ -357,7 +376,7 @@ def clipping_figure(geo: ClipGeometry, where: str = "at the start point") -> Fig
         f"{cosine_words(value.cosine)}."
     )
     made = layout(
-        f"Clipping the gradient {where}",
+        title,
         *square_axes("dE/dw", "dE/db", reach),
         shapes=shapes,
         annotations=notes,
@@ -372,13 +391,18 @@ def _clip_where(d: CliffDescent) -> str:
     return "at the start point" if k is None else f"where the unclipped run was thrown (step {k})"
 
 
+def _clip_title(d: CliffDescent) -> str:
+    k = d.outcomes["none"].thrown_at
+    return "Clipping at the start point" if k is None else f"Clipping at the throw (step {k})"
+
+
 def cliff_figures(surface: CliffSurface, d: CliffDescent, geo: ClipGeometry) -> list[dict]:
     return [
         {"name": "surface", **cliff_surface_figure(surface, d)},
         {"name": "gradient", **cliff_gradient_figure(surface, d)},
         {"name": "loss", **cliff_loss_figure(d)},
         {"name": "steps", **cliff_step_figure(d)},
-        {"name": "clipping", **clipping_figure(geo, _clip_where(d))},
+        {"name": "clipping", **clipping_figure(geo, _clip_where(d), _clip_title(d))},
     ]
 
 
@@ -386,15 +410,15 @@ def cliff_numbers(d: CliffDescent, geo: ClipGeometry) -> list[dict[str, str]]:
     numbers = [
         {
             "name": f"outcome-{mode}",
-            "label": MODE_NAMES[mode].capitalize(),
-            "value": outcome_words(o),
+            "label": f"{MODE_NAMES[mode].capitalize()} (loss: median of the last {o.tail})",
+            "value": short_outcome_words(o),
         }
         for mode, o in d.outcomes.items()
     ]
     numbers.append(
         {
             "name": "cosine-value",
-            "label": "Cosine after clipping by value",
+            "label": f"Cosine after clipping by value {_clip_where(d)}",
             "value": cosine_words(geo.results["value"].cosine),
         }
     )

@@ -13,6 +13,8 @@ from bpttlab.server.schemas import CliffQuery
 
 from .conftest import strict_json
 
+NAMES = {"none": "unclipped", "norm": "clipped by norm", "value": "clipped by value"}
+
 
 def _thrown_at(steps: np.ndarray, bound: float, factor: float = 10.0, window: int = 5):
     """The page's definition, written out: the first step (1-based) longer than factor x the
@@ -52,8 +54,8 @@ def test_the_default_link_shows_a_throw_and_clipping_staying_on_course(client, p
     # and the page says so
     numbers = {n["name"]: n["value"] for n in page.context["numbers"]}
     assert numbers["outcome-none"].startswith(f"thrown off the wall at step {k} ")
-    assert f"stuck on a plateau at loss {median['none']:.3g}" in numbers["outcome-none"]
-    assert f"ends at loss {median['norm']:.3g}" in numbers["outcome-norm"]
+    assert numbers["outcome-none"].endswith(f"stuck on a plateau at loss {median['none']:.3g}")
+    assert numbers["outcome-norm"].startswith(f"ends at loss {median['norm']:.3g} ")
 
 
 def _check_captions(d, figures: dict, numbers: dict) -> None:
@@ -62,18 +64,23 @@ def _check_captions(d, figures: dict, numbers: dict) -> None:
         o = d.outcomes[mode]
         tail = min(20, p.loss.size)
         med = float(np.median(p.loss[-tail:]))
-        words = numbers[f"outcome-{mode}"]
+        words, short = figures["surface"], numbers[f"outcome-{mode}"]
+        words = words[words.index(f"{NAMES[mode]}: ") :].split("; clipped by")[0]
         k = _thrown_at(p.step_length, np.sqrt(2) * lr_c)
         assert (f"thrown off the wall at step {k} " in words) == (k is not None), words
+        assert (f"thrown off the wall at step {k} " in short) == (k is not None), short
         if mode != "none":
             assert k is None  # clipping: never thrown
         moved = float(p.step_length[-(tail - 1) :].sum()) if tail > 1 else 0.0
         stalled = tail > 1 and moved < 1e-3
         if p.diverged_at is not None:
             assert f"diverged at step {p.diverged_at} " in words
+            assert short.endswith(f"diverged at step {p.diverged_at}")
             continue
-        assert ("plateau" in words) == (stalled and med > 0.01), words
-        assert ("settled" in words) == (stalled and med <= 0.01), words
+        for text in (words, short):
+            assert ("plateau" in text) == (stalled and med > 0.01), text
+            assert ("settled" in text) == (stalled and med <= 0.01), text
+            assert f"at loss {med:.3g}" in text
         assert f"at loss {med:.3g} (the median of its last {tail} iterations" in words
         assert f" {med:.3g} ({o.best_loss:.3g})" in figures["loss"]
     loss_caption = figures["loss"]

@@ -38,6 +38,16 @@ CLIFF_NONLINEARITIES = ("sigmoid", "tanh")  # bounded, so x_t and E stay finite
 LOG10_GRAD_MAX = 300.0  # the surface's worst-case gradient must stay below 10**this
 LOG10_ZERO = -400.0  # log10 of an exactly zero gradient (below every float64 > 0)
 DIVERGE_ABOVE = 1e6  # a descent whose |w| or |b| exceeds this has diverged
+# How a descent's outcome is measured (DescentOutcome): over its last TAIL iterates, not the
+# last one alone; a step is a throw when it is longer than THROW_FACTOR times the median of
+# the (up to) THROW_WINDOW steps before it and longer than any clipped step can be; a run
+# has stalled when its last TAIL steps add up to less than STALL_DISTANCE, and a stalled run
+# whose median loss is above PLATEAU_LOSS (the minimum of E is 0) sits on a plateau.
+TAIL = 20
+THROW_FACTOR = 10.0
+THROW_WINDOW = 5
+STALL_DISTANCE = 1e-3
+PLATEAU_LOSS = 0.01
 _LN10 = float(np.log(10.0))
 
 
@@ -48,14 +58,17 @@ class CliffConfig:
     sizes (seq_len, resolution) are bounded by callers.
 
     The defaults show the wall as a diagonal from about (w, b) = (4.3, -2.2) to
-    (10, -5.7); at w = 5 it sits at b ~ -2.613.
+    (10, -5.7); at w = 5 it sits at b ~ -2.6, where ||grad E|| reaches about 250 against
+    0.01 to 0.1 off the wall. Pascanu et al. used T = 50 (peak about 7000), where the wall is
+    so thin that whether a descent lands on it is more a matter of luck. The b axis reaches
+    up to 7 so that the plateau (E near 0.09) an unclipped step is thrown onto is in view.
     """
 
-    seq_len: int = 50
+    seq_len: int = 30
     w_min: float = 1.0
     w_max: float = 10.0
     b_min: float = -7.0
-    b_max: float = 1.0
+    b_max: float = 7.0
     resolution: int = 121
     nonlinearity: str = "sigmoid"
     x0: float = 0.5
@@ -254,6 +267,104 @@ class CliffDescent:
         """learning_rate x clip_threshold: no step clipped by norm is longer."""
         return self.learning_rate * self.clip_threshold
 
+    @property
+    def clipped_step_max(self) -> float:
+        """sqrt(2) x learning_rate x clip_threshold: no clipped step is longer (clipping by
+        value clamps each of the two coordinates to [-c, c]; by norm the bound is step_bound).
+        """
+        return float(np.sqrt(2.0)) * self.step_bound
+
+    @property
+    def clip_point(self) -> tuple[float, float]:
+        """Where clipping is worth looking at: the iterate the unclipped run was thrown from
+        (see first_throw), or the start when it was not thrown."""
+        k = self.outcomes["none"].thrown_at
+        if k is None:
+            return self.start
+        w, b = self.paths["none"].points[k - 1]
+        return (float(w), float(b))
+
+    @property
+    def outcomes(self) -> dict[str, DescentOutcome]:
+        """Each path's outcome (see DescentOutcome), throws judged against clipped_step_max,
+        so that neither clipped run can ever be thrown."""
+        return {mode: descent_outcome(p, self.clipped_step_max) for mode, p in self.paths.items()}
+
+
+def first_throw(step_length: np.ndarray, step_bound: float) -> int | None:
+    """The first step k (1-based: step k goes from iterate k-1 to iterate k) that is a throw:
+    longer than THROW_FACTOR x the median of the up to THROW_WINDOW steps before it, and
+    longer than step_bound (CliffDescent passes clipped_step_max, the longest step either
+    clipping allows). Step 1 has no step before it and is never a throw. None if no step is
+    one.
+
+    step_length : (k,)
+    """
+    for i in range(1, step_length.size):
+        typical = float(np.median(step_length[max(0, i - THROW_WINDOW) : i]))
+        length = float(step_length[i])
+        if length > THROW_FACTOR * typical and length > step_bound:
+            return i + 1
+    return None
+
+
+@dataclass(frozen=True)
+class DescentOutcome:
+    """What a descent did, by measures that do not hang on where an oscillation stopped.
+
+    tail : the iterates measured, min(TAIL, k + 1): the last ``tail`` of the path
+    median_loss, best_loss : the median and the minimum of E over those iterates
+    thrown_at : the first throw (first_throw), None if there is none
+    throw_length : that step's length; throw_ratio : its length over the median of the
+        steps before it (inf if they were all 0); landing : (w, b) where it landed
+    moved : the summed length of the last tail - 1 steps
+    stalled : moved < STALL_DISTANCE (with at least one step taken)
+    plateau : stalled with median_loss > PLATEAU_LOSS
+    diverged_at : the path's diverged_at
+    """
+
+    tail: int
+    median_loss: float
+    best_loss: float
+    thrown_at: int | None
+    throw_length: float | None
+    throw_ratio: float | None
+    landing: tuple[float, float] | None
+    moved: float
+    stalled: bool
+    plateau: bool
+    diverged_at: int | None
+
+
+def descent_outcome(path: DescentPath, step_bound: float) -> DescentOutcome:
+    """The outcome of one path, throws judged against step_bound (see first_throw)."""
+    tail = min(TAIL, path.loss.size)
+    last = path.loss[-tail:]
+    median = float(np.median(last))
+    steps = path.step_length[-(tail - 1) :] if tail > 1 else path.step_length[:0]
+    moved = float(steps.sum())
+    stalled = bool(steps.size) and moved < STALL_DISTANCE
+    k = first_throw(path.step_length, step_bound)
+    length = ratio = landing = None
+    if k is not None:
+        length = float(path.step_length[k - 1])
+        typical = float(np.median(path.step_length[max(0, k - 1 - THROW_WINDOW) : k - 1]))
+        ratio = length / typical if typical > 0 else float("inf")
+        landing = (float(path.points[k, 0]), float(path.points[k, 1]))
+    return DescentOutcome(
+        tail=tail,
+        median_loss=median,
+        best_loss=float(last.min()),
+        thrown_at=k,
+        throw_length=length,
+        throw_ratio=ratio,
+        landing=landing,
+        moved=moved,
+        stalled=stalled,
+        plateau=stalled and median > PLATEAU_LOSS,
+        diverged_at=path.diverged_at,
+    )
+
 
 def _step(pt: CliffPoint, mode: str, lr: float, threshold: float) -> np.ndarray | None:
     """The update -lr * clip(grad) at one point : (2,), None if it is too large to keep."""
@@ -300,9 +411,9 @@ def _descend_one(config, start, lr, steps, threshold, mode) -> DescentPath:
 
 def descend(
     config: CliffConfig,
-    start: tuple[float, float] = (5.0, -2.6),
-    learning_rate: float = 0.1,
-    steps: int = 100,
+    start: tuple[float, float] = (5.0, -3.0),
+    learning_rate: float = 0.5,
+    steps: int = 200,
     clip_threshold: float = 1.0,
 ) -> CliffDescent:
     """Plain gradient descent p <- p - learning_rate * clip(grad E(p)) from ``start`` = (w, b)

@@ -4,6 +4,7 @@ of the engine (server/compute.py), its figures (server/figures) and its page's c
 
 from __future__ import annotations
 
+from ..engine import cliff
 from . import figures, serialize
 from .cells import EQUATIONS, cells_of
 from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
@@ -162,16 +163,33 @@ CLIFF = View(
             "`log10_grad_norm` (log10 ||(dE/dw, dE/db)||) as resolution x resolution arrays, "
             "rows over b and columns over w; gradient descent from (start_w, start_b) "
             "unclipped, clipped by norm and by value (PyTorch's semantics), each path with its "
-            "loss and step length per iteration and `diverged_at` (null, or the step at which "
-            "the unclipped run left |w|, |b| <= 1e6); and the clipping of the gradient at the "
-            "start point."
+            "loss and step length per iteration, `diverged_at` (null, or the step at which "
+            "the run left |w|, |b| <= 1e6) and an `outcome`: `median_loss_last` and "
+            "`best_loss_last` over its `last` 20 iterations, `thrown_at` (the first step "
+            "longer than `throw_factor` times the median of the `throw_window` steps before it "
+            "and longer than `clipped_step_max` = sqrt(2) learning_rate clip_threshold; null "
+            "if none), `throw_length`, `throw_ratio`, `landing`, `moved_last` (path length "
+            "over the last iterations), `stalled` and `plateau` (stalled above `plateau_loss`)"
+            "; the constants in `outcome_definitions`; and the clipping of the gradient where "
+            "the unclipped run was thrown (at the start point if it was not)."
         ),
         figures_summary="The Plotly figures of /cliff",
     ),
     main=tuple((name, ()) for name in CLIFF_MAIN),
     more=tuple((name, ()) for name in CLIFF_MORE),
     grid=(("clip_threshold", (0.1, 0.5, 1.0, 2.0, 5.0)),),
-    context={"more_label": "The model and the grid", "extra_script": "js/cliff.js"},
+    context={
+        "more_label": "The model and the grid",
+        "extra_script": "js/cliff.js",
+        "cliff_terms": {
+            "seq_len": CliffQuery.model_fields["seq_len"].default,
+            "tail": cliff.TAIL,
+            "throw_factor": f"{cliff.THROW_FACTOR:g}",
+            "throw_window": cliff.THROW_WINDOW,
+            "stall_distance": f"{cliff.STALL_DISTANCE:g}",
+            "plateau_loss": f"{cliff.PLATEAU_LOSS:g}",
+        },
+    },
 )
 
 # -- the linear case ----------------------------------------------------------------------------

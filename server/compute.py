@@ -135,14 +135,13 @@ def run_compare(q: CompareQuery) -> CompareResult:
 
 def run_cliff(q: CliffQuery) -> tuple[CliffSurface, CliffDescent, ClipGeometry]:
     """The surface (cached apart: clicking a new start point does not recompute it), the
-    three descents from (start_w, start_b), and the clipping of the gradient there."""
+    three descents from (start_w, start_b), and the clipping of the gradient where the
+    unclipped run was thrown (at the start if it was not)."""
     surface = computed(_key("cliff", q), lambda: cliff_surface(q.to_config()))
 
     def paths() -> tuple[CliffDescent, ClipGeometry]:
-        return (
-            descend(surface.config, q.start, q.learning_rate, q.steps, q.clip_threshold),
-            clip_geometry(surface.config, q.start, q.clip_threshold),
-        )
+        d = descend(surface.config, q.start, q.learning_rate, q.steps, q.clip_threshold)
+        return d, clip_geometry(surface.config, d.clip_point, q.clip_threshold)
 
     return (surface, *computed(("cliff_descent", q.model_dump_json()), paths))
 

@@ -16,7 +16,8 @@ import orjson
 from starlette.responses import JSONResponse as _StarletteJSON
 
 from ..engine import GradientFlowResult
-from ..engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry
+from ..engine import cliff as _cliff
+from ..engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry, DescentOutcome
 from ..engine.compare import CompareResult
 from ..engine.eigen import EigenResult
 from ..engine.products import NormProfile
@@ -259,8 +260,37 @@ def log10_or_null(a: np.ndarray) -> list:
     return finite_list(np.where(a <= LOG10_ZERO, -np.inf, a))
 
 
+def _cliff_outcome(o: DescentOutcome) -> dict[str, Any]:
+    return {
+        "median_loss_last": finite(o.median_loss),
+        "best_loss_last": finite(o.best_loss),
+        "last": o.tail,
+        "thrown_at": o.thrown_at,
+        "throw_length": finite(o.throw_length),
+        "throw_ratio": finite(o.throw_ratio),
+        "landing": None if o.landing is None else finite_list(np.array(o.landing)),
+        "moved_last": finite(o.moved),
+        "stalled": o.stalled,
+        "plateau": o.plateau,
+    }
+
+
+def cliff_definitions(d: CliffDescent) -> dict[str, Any]:
+    """The constants the outcomes are measured with (engine.cliff), and this run's bounds."""
+    return {
+        "last": _cliff.TAIL,
+        "throw_factor": _cliff.THROW_FACTOR,
+        "throw_window": _cliff.THROW_WINDOW,
+        "stall_distance": _cliff.STALL_DISTANCE,
+        "plateau_loss": _cliff.PLATEAU_LOSS,
+        "step_bound": finite(d.step_bound),
+        "clipped_step_max": finite(d.clipped_step_max),
+    }
+
+
 def cliff_payload(surface: CliffSurface, d: CliffDescent, geo: ClipGeometry, config) -> dict:
     """The JSON body of GET /api/v1/cliff."""
+    outcomes = d.outcomes
     return {
         "config": config,
         "w": finite_list(surface.w),
@@ -274,9 +304,11 @@ def cliff_payload(surface: CliffSurface, d: CliffDescent, geo: ClipGeometry, con
                 "log10_grad_norm": log10_or_null(p.log10_grad_norm),
                 "step_length": finite_list(p.step_length),
                 "diverged_at": p.diverged_at,
+                "outcome": _cliff_outcome(outcomes[mode]),
             }
             for mode, p in d.paths.items()
         },
+        "outcome_definitions": cliff_definitions(d),
         "clipping": {
             "point": list(geo.point),
             "log10_grad_norm": finite(geo.results["norm"].log10_norm_before),

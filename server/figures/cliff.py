@@ -7,7 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from ...engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry, DescentPath
+from ...engine.cliff import (
+    LOG10_ZERO,
+    CliffDescent,
+    CliffSurface,
+    ClipGeometry,
+    DescentOutcome,
+)
 from ..serialize import finite_list
 from .style import (
     BLUE,
@@ -24,6 +30,7 @@ from .style import (
     num,
     power,
     square_axes,
+    vline,
 )
 
 MODE_NAMES = {"none": "unclipped", "norm": "clipped by norm", "value": "clipped by value"}
@@ -69,10 +76,78 @@ def _grid_axes(surface: CliffSurface) -> tuple[dict, dict]:
     )
 
 
-def _outcome(p: DescentPath) -> str:
-    if p.diverged_at is not None:
-        return f"diverged at step {p.diverged_at}"
-    return f"ends at loss {float(p.loss[-1]):.3g}, longest step {p.longest_step:.3g}"
+LOG_AXIS = {"type": "log", "exponentformat": "power"}  # one tick format: 10^-3, 10^2
+
+
+def _point(p) -> str:
+    return f"({p[0]:.3g}, {p[1]:.3g})"
+
+
+def throw_words(o: DescentOutcome) -> str:
+    """'thrown off the wall at step k by a step of L (R times ...) to (w, b)', or ''."""
+    if o.thrown_at is None:
+        return ""
+    ratio = o.throw_ratio
+    times = (
+        f"{ratio:.3g} times the median of the steps before it"
+        if ratio is not None and np.isfinite(ratio)
+        else "the steps before it having length 0"
+    )
+    return (
+        f"thrown off the wall at step {o.thrown_at} by a step of {o.throw_length:.3g} "
+        f"({times}) to (w, b) = {_point(o.landing)}"
+    )
+
+
+def end_words(o: DescentOutcome) -> str:
+    """Where a run ended, by the median of its last iterations (not the last one alone)."""
+    if o.diverged_at is not None:
+        return f"diverged at step {o.diverged_at} (|w| or |b| would have passed 1e6)"
+    last = f"the median of its last {o.tail} iterations"
+    if o.plateau:
+        return (
+            f"stuck on a plateau at loss {o.median_loss:.3g} ({last}; it moved "
+            f"{o.moved:.2g} in them)"
+        )
+    if o.stalled:
+        return f"settled at loss {o.median_loss:.3g} ({last}; it moved {o.moved:.2g} in them)"
+    return f"ends at loss {o.median_loss:.3g} ({last}; best {o.best_loss:.3g})"
+
+
+def outcome_words(o: DescentOutcome) -> str:
+    """The run's story, each clause true of its numbers: the throw if there was one, then
+    the end."""
+    thrown = throw_words(o)
+    return f"{thrown}, then {end_words(o)}" if thrown else end_words(o)
+
+
+def short_outcome_words(o: DescentOutcome) -> str:
+    """outcome_words in a few words, for the page's headline numbers."""
+    if o.diverged_at is not None:
+        end = f"diverged at step {o.diverged_at}"
+    elif o.plateau:
+        end = f"stuck on a plateau at loss {o.median_loss:.3g}"
+    elif o.stalled:
+        end = f"settled at loss {o.median_loss:.3g}"
+    else:
+        end = f"ends at loss {o.median_loss:.3g} (best {o.best_loss:.3g})"
+    if o.thrown_at is None:
+        return end
+    return f"thrown off the wall at step {o.thrown_at} (a step of {o.throw_length:.3g}), then {end}"
+
+
+def comparison_words(outcomes: dict[str, DescentOutcome]) -> str:
+    """One sentence comparing clipped by norm with unclipped, by their median losses."""
+    none, norm = outcomes["none"], outcomes["norm"]
+    if none.diverged_at is not None:
+        return "Unclipped diverged; clipping by norm kept every step bounded."
+    a, b = none.median_loss, norm.median_loss
+    if b < a:
+        times = f"{a / b:.3g} times lower" if b > 0 else "at 0"
+        return f"Clipping by norm ends {times} than unclipped ({b:.3g} against {a:.3g})."
+    if b > a:
+        return f"Here clipping by norm ends higher than unclipped ({b:.3g} against {a:.3g})."
+    return f"Clipping by norm and unclipped end at the same loss ({a:.3g})."
 
 
 def cliff_surface_figure(surface: CliffSurface, d: CliffDescent) -> Figure:
@@ -91,7 +166,8 @@ def cliff_surface_figure(surface: CliffSurface, d: CliffDescent) -> Figure:
         },
         *_path_traces(d),
     ]
-    words = "; ".join(f"{MODE_NAMES[m]} {_outcome(p)}" for m, p in d.paths.items())
+    outcomes = d.outcomes
+    words = "; ".join(f"{MODE_NAMES[m]}: {outcome_words(o)}" for m, o in outcomes.items())
     lowest, highest = surface.loss_range
     sentence = (
         f"E ranges from {lowest:.3g} to {highest:.3g} over "
@@ -99,13 +175,41 @@ def cliff_surface_figure(surface: CliffSurface, d: CliffDescent) -> Figure:
         f"{d.learning_rate:.3g}: {words}."
     )
     made = layout(
-        "Loss surface E(w, b) and gradient descent (click to start)",
+        "Loss surface and descent (click to start)",
         xaxis,
         yaxis,
         height=460,
         legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},
+        annotations=_off_map_notes(surface, outcomes),
     )
     return figure("Loss surface", sentence, data, made)
+
+
+def _off_map_notes(surface: CliffSurface, outcomes: dict[str, DescentOutcome]) -> list[dict]:
+    """A note for each throw that landed outside the plotted grid (its line leaves the map)."""
+    c = surface.config
+    notes = []
+    for mode, o in outcomes.items():
+        if o.landing is None:
+            continue
+        w, b = o.landing
+        if c.w_min <= w <= c.w_max and c.b_min <= b <= c.b_max:
+            continue
+        notes.append(
+            {
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.99,
+                "y": 0.98 - 0.07 * len(notes),
+                "xanchor": "right",
+                "yanchor": "top",
+                "text": f"{MODE_NAMES[mode]}: thrown to (w, b) = {_point(o.landing)}, off the map",
+                "showarrow": False,
+                "bgcolor": "rgba(255,255,255,0.85)",
+                "font": {"size": 11, "color": MODE_STYLE[mode][0]},
+            }
+        )
+    return notes
 
 
 def log10_list(a: np.ndarray) -> list:
@@ -147,25 +251,52 @@ def _per_iteration(d: CliffDescent, key: str, title: str, ytitle: str, log: bool
         color, dash = MODE_STYLE[mode]
         y = getattr(p, key)
         data.append(line(list(range(len(y))), finite_list(y), MODE_NAMES[mode], color, dash))
-    yaxis = {"title": {"text": ytitle}}
-    if log:
-        yaxis["type"] = "log"
+    yaxis = {"title": {"text": ytitle}, **(LOG_AXIS if log else {})}
     return data, layout(title, {"title": {"text": "iteration"}}, yaxis)
 
 
 def cliff_loss_figure(d: CliffDescent) -> Figure:
-    data, made = _per_iteration(d, "loss", "Loss per iteration", "E", log=False)
+    """E per iteration on a log axis, the first throw marked; the caption gives each run's
+    median and best loss over its last iterations."""
+    title = "Loss per iteration (log scale)"
+    data, made = _per_iteration(d, "loss", title, "E", log=True)
+    outcomes = d.outcomes
+    thrown = [(m, o.thrown_at) for m, o in outcomes.items() if o.thrown_at is not None]
+    if thrown:
+        marks = [
+            vline(k, MODE_STYLE[m][0], f" {MODE_NAMES[m]} thrown at step {k}") for m, k in thrown
+        ]
+        made.update(shapes=[s for s, _ in marks], annotations=[n for _, n in marks])
+    tail = outcomes["none"].tail
     words = "; ".join(
-        f"{MODE_NAMES[m]} {float(p.loss[0]):.3g} to {float(p.loss[-1]):.3g}"
-        + (f" (diverged at step {p.diverged_at})" if p.diverged_at is not None else "")
-        for m, p in d.paths.items()
+        f"{MODE_NAMES[m]} {o.median_loss:.3g} ({o.best_loss:.3g})"
+        + (f", diverged at step {o.diverged_at}" if o.diverged_at is not None else "")
+        for m, o in outcomes.items()
     )
-    return figure("Loss per iteration", f"Loss: {words}.", data, made)
+    sentence = (
+        f"Median loss over each run's last {tail} iterations (best in brackets): {words}. "
+        + comparison_words(outcomes)
+    )
+    return figure("Loss per iteration", sentence, data, made)
 
 
 def cliff_step_figure(d: CliffDescent) -> Figure:
-    title = "Step length per iteration"
+    title = "Step length per iteration (log scale)"
     data, made = _per_iteration(d, "step_length", title, "||step||", log=True)
+    n = max(p.step_length.size for p in d.paths.values())
+    if n:
+        data.append(
+            line(
+                [1, n],
+                [d.step_bound, d.step_bound],
+                "learning rate x threshold",
+                GREY,
+                "dot",
+                hoverinfo="skip",
+            )
+        )
+    for trace in data[:3]:  # step i goes from iterate i - 1 to iterate i
+        trace["x"] = [i + 1 for i in trace["x"]]
     words = "; ".join(
         f"{MODE_NAMES[m]} at most {p.longest_step:.3g}"
         for m, p in d.paths.items()
@@ -197,9 +328,14 @@ def _arrow(vector, color: str, text: str) -> dict[str, Any]:
     }
 
 
-def clipping_figure(geo: ClipGeometry) -> Figure:
-    """The gradient at the start point and its two clippings, drawn to scale of the threshold:
-    the norm ball (clip_grad_norm_ keeps the direction) and the box (clip_grad_value_)."""
+def clipping_figure(
+    geo: ClipGeometry,
+    where: str = "at the start point",
+    title: str = "Clipping the gradient at the start point",
+) -> Figure:
+    """The gradient at geo.point (``where`` says which point that is) and its two clippings,
+    drawn to scale of the threshold: the norm ball (clip_grad_norm_ keeps the direction) and
+    the box (clip_grad_value_)."""
     c = geo.results["norm"].threshold
     log10_norm = geo.results["norm"].log10_norm_before
     norm = geo.gradient_norm
@@ -232,14 +368,15 @@ def clipping_figure(geo: ClipGeometry) -> Figure:
     ]
     value = geo.results["value"]
     sentence = (
-        f"At (w, b) = ({geo.point[0]:.3g}, {geo.point[1]:.3g}) the gradient has norm "
+        f"{where.capitalize()}, (w, b) = ({geo.point[0]:.3g}, {geo.point[1]:.3g}), the "
+        "gradient has norm "
         f"{power(log10_norm)}; clipping by norm at {num(c)} gives norm "
         f"{power(geo.results['norm'].log10_norm_after)} and cosine 1 (same direction), "
         f"clipping by value gives norm {power(value.log10_norm_after)} and cosine "
         f"{cosine_words(value.cosine)}."
     )
     made = layout(
-        "Clipping the gradient at the start point",
+        title,
         *square_axes("dE/dw", "dE/db", reach),
         shapes=shapes,
         annotations=notes,
@@ -249,25 +386,39 @@ def clipping_figure(geo: ClipGeometry) -> Figure:
     return figure("Clipping geometry", sentence, data, made)
 
 
+def _clip_where(d: CliffDescent) -> str:
+    k = d.outcomes["none"].thrown_at
+    return "at the start point" if k is None else f"where the unclipped run was thrown (step {k})"
+
+
+def _clip_title(d: CliffDescent) -> str:
+    k = d.outcomes["none"].thrown_at
+    return "Clipping at the start point" if k is None else f"Clipping at the throw (step {k})"
+
+
 def cliff_figures(surface: CliffSurface, d: CliffDescent, geo: ClipGeometry) -> list[dict]:
     return [
         {"name": "surface", **cliff_surface_figure(surface, d)},
         {"name": "gradient", **cliff_gradient_figure(surface, d)},
         {"name": "loss", **cliff_loss_figure(d)},
         {"name": "steps", **cliff_step_figure(d)},
-        {"name": "clipping", **clipping_figure(geo)},
+        {"name": "clipping", **clipping_figure(geo, _clip_where(d), _clip_title(d))},
     ]
 
 
 def cliff_numbers(d: CliffDescent, geo: ClipGeometry) -> list[dict[str, str]]:
     numbers = [
-        {"name": f"outcome-{mode}", "label": MODE_NAMES[mode].capitalize(), "value": _outcome(p)}
-        for mode, p in d.paths.items()
+        {
+            "name": f"outcome-{mode}",
+            "label": f"{MODE_NAMES[mode].capitalize()} (loss: median of the last {o.tail})",
+            "value": short_outcome_words(o),
+        }
+        for mode, o in d.outcomes.items()
     ]
     numbers.append(
         {
             "name": "cosine-value",
-            "label": "Cosine after clipping by value",
+            "label": f"Cosine after clipping by value {_clip_where(d)}",
             "value": cosine_words(geo.results["value"].cosine),
         }
     )

@@ -32,7 +32,7 @@ class CliffQuery(QueryModel):
         ge=1,
         le=500,
         slide=(1, 200, 1),
-    ) = 50
+    ) = 30
     nonlinearity: Annotated[
         Literal["sigmoid", "tanh"],
         Field(title="Nonlinearity", description="phi: `sigmoid` (Pascanu et al.) or `tanh`."),
@@ -40,7 +40,7 @@ class CliffQuery(QueryModel):
     w_min: _axis_end("w from", "Left end of the w axis (-50..50).") = 1.0
     w_max: _axis_end("w to", "Right end of the w axis (-50..50).") = 10.0
     b_min: _axis_end("b from", "Bottom of the b axis (-50..50).") = -7.0
-    b_max: _axis_end("b to", "Top of the b axis (-50..50).") = 1.0
+    b_max: _axis_end("b to", "Top of the b axis (-50..50).") = 7.0
     resolution: bounded(
         int,
         "Grid points per axis",
@@ -54,7 +54,7 @@ class CliffQuery(QueryModel):
     ) = 5.0
     start_b: _start(
         "Start b", "b of the descent's starting point (click on the surface to set it)."
-    ) = -2.6
+    ) = -3.0
     learning_rate: bounded(
         float,
         "Learning rate",
@@ -62,7 +62,7 @@ class CliffQuery(QueryModel):
         gt=0,
         le=1000,
         slide=(0.01, 5, 0.01),
-    ) = 0.1
+    ) = 0.5
     steps: bounded(
         int,
         "Steps",
@@ -70,7 +70,7 @@ class CliffQuery(QueryModel):
         ge=0,
         le=1000,
         slide=(0, 300, 1),
-    ) = 100
+    ) = 200
     clip_threshold: bounded(
         float,
         "Clipping threshold",

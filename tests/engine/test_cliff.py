@@ -20,6 +20,8 @@ from bpttlab.engine.nonlinearity import get_nonlinearity
 from .gradcheck import check_grad
 
 NLS = ["sigmoid", "tanh"]
+# Pascanu et al.'s T = 50 (the page's default is T = 30): the wall these tests measure
+PASCANU = CliffConfig(seq_len=50, b_max=1.0)
 
 
 def _loss_loop(w, b, config):
@@ -74,7 +76,7 @@ def test_surface_layout_rows_over_b_columns_over_w():
 
 
 def test_default_surface_is_finite_and_shows_the_jump():
-    s = cliff_surface(CliffConfig())
+    s = cliff_surface(PASCANU)
     assert s.loss.shape == (121, 121)
     assert all(np.all(np.isfinite(a)) for a in (s.loss, s.log10_grad_norm, s.grad_w, s.grad_b))
     j = int(np.argmin(np.abs(s.w - 5.0)))
@@ -82,7 +84,7 @@ def test_default_surface_is_finite_and_shows_the_jump():
 
 
 def test_the_wall_at_w_5():
-    c = CliffConfig()
+    c = PASCANU
     b = np.linspace(-4.0, 0.0, 40001)
     pt = cliff_loss_and_gradient(5.0, b, c)
     dEdb = np.abs(_grad(pt)[:, 1])
@@ -125,7 +127,7 @@ def _gradients_along(path, config):
 
 
 def test_norm_clipping_has_pytorchs_norm_and_keeps_the_direction():
-    c, lr, thr = CliffConfig(), 0.1, 1.0
+    c, lr, thr = PASCANU, 0.1, 1.0
     d = descend(c, start=(5.0, -2.6), learning_rate=lr, steps=60, clip_threshold=thr)
     path = d.paths["norm"]
     g = _gradients_along(path, c)
@@ -140,7 +142,7 @@ def test_norm_clipping_has_pytorchs_norm_and_keeps_the_direction():
 
 
 def test_value_clipping_clamps_every_coordinate():
-    c, lr, thr = CliffConfig(), 0.1, 0.05
+    c, lr, thr = PASCANU, 0.1, 0.05
     path = descend(c, (5.0, -2.6), learning_rate=lr, steps=60, clip_threshold=thr).paths["value"]
     g = _gradients_along(path, c)
     steps = -np.diff(path.points, axis=0) / lr
@@ -162,7 +164,7 @@ def test_clipping_never_increases_the_norm(w, b, thr, nl):
 
 
 def test_unclipped_steps_jump_off_the_wall_while_clipped_ones_stay_short():
-    c = CliffConfig()
+    c = PASCANU
     b = np.linspace(-4.0, 0.0, 40001)
     b_wall = b[int(np.argmax(np.abs(_grad(cliff_loss_and_gradient(5.0, b, c))[:, 1])))]
     lr, thr = 1.0, 1.0
@@ -174,7 +176,7 @@ def test_unclipped_steps_jump_off_the_wall_while_clipped_ones_stay_short():
 
 
 def test_a_huge_step_is_reported_as_divergence_and_nothing_is_infinite():
-    c = CliffConfig()
+    c = PASCANU
     d = descend(c, (5.0, -2.6123), learning_rate=1e5, steps=20, clip_threshold=1.0)
     none = d.paths["none"]
     assert none.diverged_at == 1
@@ -220,18 +222,18 @@ def test_gradient_peak_and_median_over_the_nonzero_grid_points():
 
 
 def test_longest_step_and_the_bound_of_a_clipped_step():
-    d = descend(CliffConfig(), start=(5.0, -2.6), learning_rate=0.5, steps=30, clip_threshold=0.2)
+    d = descend(PASCANU, start=(5.0, -2.6), learning_rate=0.5, steps=30, clip_threshold=0.2)
     assert d.step_bound == pytest.approx(0.1)
     norm = d.paths["norm"]
     assert norm.longest_step == pytest.approx(
         np.linalg.norm(np.diff(norm.points, axis=0), axis=1).max()
     )
     assert norm.longest_step <= d.step_bound * (1 + 1e-9)
-    assert descend(CliffConfig(), steps=0).paths["none"].longest_step == 0.0
+    assert descend(PASCANU, steps=0).paths["none"].longest_step == 0.0
 
 
 def test_clip_geometry_norm_and_direction():
-    config = CliffConfig()
+    config = PASCANU
     geo = clip_geometry(config, (5.0, -2.6), 1.0)
     pt = cliff_loss_and_gradient(5.0, -2.6, config)
     grad = _grad(pt)

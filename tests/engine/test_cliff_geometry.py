@@ -3,7 +3,7 @@ import pytest
 
 from bpttlab.engine.cliff import CliffConfig, cliff_loss_and_gradient, clip_geometry
 
-CONFIG = CliffConfig()
+CONFIG = CliffConfig(seq_len=50, b_max=1.0)  # Pascanu et al.'s T = 50
 
 
 @pytest.mark.parametrize("point", [(5.0, -2.613), (5.0, -1.0), (2.0, 0.5), (9.0, -5.0)])

@@ -97,7 +97,7 @@ def test_hostile_values_get_a_422_naming_the_field(client, path, payload):
     [
         # above the default w_max (b_max): only the defaults are consistent
         ("/cliff", {"w_min": 20}, CliffQuery()),
-        ("/cliff", {"b_min": 5, "steps": 7}, CliffQuery()),
+        ("/cliff", {"b_min": 8, "steps": 7}, CliffQuery()),
         ("/cliff", {"w_min": 2, "w_max": 1, "seq_len": 20}, CliffQuery(w_min=2, seq_len=20)),
         ("/eigen", {"matrix": "gaussian", "non_normal": "true"}, EigenQuery(matrix="gaussian")),
     ],

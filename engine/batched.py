@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .products import NormProfile, _exact_sigma_max
+from .products import _TINY_NORM, NormProfile, _exact_sigma_max, _frobenius, _rescued
 
 CHUNK = 64  # products per stack (at n = 64, 2 MB)
 
@@ -60,10 +60,16 @@ def diag_factor_profiles(
         rows = slice(first, first + k)
         views = np.matmul(stack[:k], d[rows, :, None] * b)  # P_l (diag(d_l) B)
         view_norms = np.sqrt(np.einsum("kij,kij->k", views, views))
-        shift = logs[:k] + scale[rows]  # -inf where the next factor is zero
-        nonzero = (view_norms > 0.0) & (shift > -np.inf)
         with np.errstate(divide="ignore"):
-            view_frobenius[rows] = np.where(nonzero, shift + np.log10(view_norms), -np.inf)
+            log_norms = np.log10(view_norms)
+        for j in np.flatnonzero(view_norms < _TINY_NORM):  # squares that underflow
+            top = float(np.max(np.abs(views[j])))
+            if top > 0.0:
+                log_norms[j] = math.log10(top) + math.log10(_frobenius(views[j] / top))
+        shift = logs[:k] + scale[rows]  # -inf where the next factor is zero
+        nonzero = (log_norms > -np.inf) & (shift > -np.inf)
+        with np.errstate(divide="ignore"):
+            view_frobenius[rows] = np.where(nonzero, shift + log_norms, -np.inf)
             view_spectral[rows] = np.where(
                 nonzero, shift + np.log10(_exact_sigma_max(views)), -np.inf
             )
@@ -83,6 +89,9 @@ def diag_factor_profiles(
             np.matmul(scaled, w, out=stack[k])
         row = flat[k]
         fro = math.sqrt(row @ row)  # products._frobenius
+        if fro < _TINY_NORM:  # the squares underflow: rescale the product (or it is zero)
+            fro, shift = _rescued(stack[k], fro)
+            log_scale += shift
         if fro == 0.0:
             break
         inv_norm = 1.0 / fro

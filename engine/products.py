@@ -82,6 +82,23 @@ def _frobenius(m: np.ndarray) -> float:
     return float(np.sqrt(np.einsum("ij,ij->", m, m)))
 
 
+_TINY_NORM = 1e-100  # below this ||p||_F the squares in its norm (and Gram) can underflow
+
+
+def _rescued(p: np.ndarray, fro: float) -> tuple[float, float]:
+    """(||p||_F, log10 shift) after dividing p in place by its largest |entry| when ``fro`` is
+    tiny: the sum of squares behind ``fro`` underflows (to exactly 0 below ~1e-162) long
+    before p's entries do, so a product of norm 1e-300 must not be taken for zero. The shift
+    is added to the product's log10 scale. (0.0, 0.0) for a product that is exactly zero."""
+    if fro >= _TINY_NORM:
+        return fro, 0.0
+    top = float(np.max(np.abs(p)))
+    if top == 0.0:
+        return 0.0, 0.0
+    p /= top
+    return _frobenius(p), math.log10(top)
+
+
 def _exact_sigma_max(p: np.ndarray) -> np.ndarray:
     """sigma_max of p : (..., m, n), batched over leading axes: the square root of the largest
     eigenvalue of the Gram matrix of p's smaller side, about a quarter cheaper than an SVD at
@@ -147,6 +164,10 @@ class NormSeries:
             m = self._ws.contiguous(m)  # a transposed strided view ~10x slower than a copy
         if fro is None:
             fro = 0.0 if m is None else _frobenius(m)
+            if 0.0 < fro < _TINY_NORM or (fro == 0.0 and m is not None):
+                m = m.copy()  # m may be the running product itself: rescale a copy
+                fro, shift = _rescued(m, fro)
+                log_scale += shift
         if fro == 0.0:
             self.spectral.append(-np.inf)
             self.frobenius.append(-np.inf)
@@ -250,7 +271,8 @@ def product_norm_profile(
                 p = buffers.product(p, d * inv_norm, w)
             else:
                 p = (p * inv_norm) @ mantissa
-            fro = _frobenius(p)
+            fro, shift = _rescued(p, _frobenius(p))
+            log_scale += shift
             zero = fro == 0.0
             inv_norm = 1.0 / fro if fro else 1.0
         else:

@@ -197,6 +197,17 @@ class EigenResult:
         return l, float(self.log10_power_norm[l])
 
     @property
+    def power_ratio_range(self) -> tuple[float, float] | None:
+        """(smallest, largest) log10 (||W^l|| / rho^l) over l = 0..T where both are nonzero;
+        None when rho = 0. A normal W gives (0, 0) up to rounding: ||W^l|| = rho^l."""
+        if self.spectral_radius == 0.0:
+            return None
+        with np.errstate(invalid="ignore"):
+            ratio = self.log10_power_norm - self.log10_radius_power
+        ratio = ratio[np.isfinite(ratio)]
+        return (float(ratio.min()), float(ratio.max())) if ratio.size else None
+
+    @property
     def regions(self) -> dict[str, tuple[float, str]]:
         """Per nonlinearity, (gamma, Pascanu's region) at this W's sigma_max."""
         return pascanu_regions(self.sigma_max)
@@ -287,9 +298,11 @@ def eigen_expansion(config: EigenConfig) -> EigenResult:
     unit_e = e / np.where(e_norm > 0, e_norm, 1.0)[:, None]
     both_zero = (log10_direct == -np.inf) & (log10_expansion == -np.inf)
     direct_zero = (log10_direct == -np.inf) & ~both_zero
+    # the gap is clipped at 1e100 either way: a difference that large says "wrong" already,
+    # and the norm of a vector scaled by 1e300 would overflow in its squares
     with np.errstate(invalid="ignore"):
-        gap = np.clip(log10_expansion - log10_direct, -300.0, 300.0)
-    gap = np.where(np.isfinite(gap), gap, -300.0)
+        gap = np.clip(log10_expansion - log10_direct, -100.0, 100.0)
+    gap = np.where(np.isfinite(gap), gap, -100.0)
     rel = np.linalg.norm(unit_e * (10.0**gap)[:, None] - dirs, axis=1)
     rel = np.where(both_zero, 0.0, np.where(direct_zero, 1e300, rel))
 

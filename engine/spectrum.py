@@ -79,6 +79,10 @@ def bound_factors(sigma_max: float, log_dphi: np.ndarray) -> BoundFactors:
     return BoundFactors(weight=weight, slope=slope, median_slope=median)
 
 
+ON_CIRCLE = 1e-9  # |lambda| within this of 1 is on the unit circle: rounding decides no side
+
+
 def count_outside_unit_circle(eigenvalues: np.ndarray) -> int:
-    """How many of eigenvalues : (n,) have |lambda| > 1."""
-    return int(np.count_nonzero(np.abs(eigenvalues) > 1.0))
+    """How many of eigenvalues : (n,) have |lambda| > 1 + ON_CIRCLE (an eigenvalue set on the
+    circle, |lambda| = 1, computed as 1 + 4e-16, is not outside it)."""
+    return int(np.count_nonzero(np.abs(eigenvalues) > 1.0 + ON_CIRCLE))

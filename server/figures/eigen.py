@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...engine.eigen import EigenResult, derivative_curves, pascanu_boundary
+from ...engine.spectrum import ON_CIRCLE
 from ..serialize import finite_list
 from .style import (
     BLACK,
@@ -102,6 +103,44 @@ def eigen_plane_figure(r: EigenResult) -> Figure:
     return figure("Eigenvalues", sentence, data, made)
 
 
+EXACT_RATIO = 1e-9  # log10 ||W^l|| / rho^l within this of 0 at every l: ||W^l|| = rho^l
+ZERO_RADIUS = 1e-6  # a nilpotent W's eigenvalues come out of rounding at ~1e-8: zero
+
+
+def _power_sentence(r: EigenResult) -> str:
+    """What ||W^l|| does against rho^l, each clause read off the numbers."""
+    peak_l, peak = r.power_norm_peak
+    t_len = int(r.distance[-1])
+    end = float(r.log10_power_norm[-1])
+    rho = num(r.spectral_radius)
+    if r.spectral_radius < 1.0 - ON_CIRCLE and peak > 0:
+        after = (
+            f" before it falls to {power(end)} at l = {t_len}"
+            if peak_l < t_len
+            else ", the last distance shown (with rho < 1 it must decay later)"
+        )
+        return (
+            f"Every eigenvalue lies inside the unit circle (rho = {rho}), yet ||W^l|| grows to "
+            f"{power(peak)} at l = {peak_l}{after}: W is non-normal (a normal W has "
+            f"||W^l|| = rho^l), with eigenvectors of condition {r.eigenvector_condition:.3g}."
+        )
+    ratio = r.power_ratio_range
+    if ratio is None or r.spectral_radius < ZERO_RADIUS:
+        return (
+            f"Every eigenvalue is 0 up to rounding (rho = {rho}): ||W^l|| is largest at "
+            f"l = {peak_l} ({power(peak)}) and is {power(end)} at l = {t_len}."
+        )
+    if max(abs(ratio[0]), abs(ratio[1])) <= EXACT_RATIO:
+        return (
+            f"||W^l|| equals rho^l = {rho}^l at every l shown, as it does for a normal W "
+            f"(largest value {power(peak)} at l = {peak_l})."
+        )
+    return (
+        f"||W^l|| lies between {power(ratio[0])} and {power(ratio[1])} times rho^l = {rho}^l "
+        f"(largest value {power(peak)} at l = {peak_l})."
+    )
+
+
 def power_norm_figure(r: EigenResult) -> Figure:
     """||W^l||, the worst case over g_0, against rho^l: transient growth of a non-normal W."""
     distance = r.distance.tolist()
@@ -110,19 +149,7 @@ def power_norm_figure(r: EigenResult) -> Figure:
         line(distance, finite_list(r.log10_direct), "||g_l|| for this g_0", GREEN, "dash"),
         line(distance, finite_list(r.log10_radius_power), "rho^l", VERMILLION, "dot"),
     ]
-    peak_l, peak = r.power_norm_peak
-    if r.transient_growth or (r.spectral_radius < 1 and peak > 0):
-        sentence = (
-            f"Every eigenvalue lies inside the unit circle (rho = {num(r.spectral_radius)}), "
-            f"yet ||W^l|| grows to {power(peak)} at l = {peak_l} before it decays: W is "
-            f"non-normal, and its eigenvectors (condition {r.eigenvector_condition:.3g}) "
-            f"are far from orthogonal."
-        )
-    else:
-        sentence = (
-            f"||W^l|| follows rho^l = {num(r.spectral_radius)}^l up to a constant "
-            f"(largest value {power(peak)} at l = {peak_l})."
-        )
+    sentence = _power_sentence(r)
     made = layout(
         "||W^l|| against rho^l",
         {"title": {"text": "distance l"}},

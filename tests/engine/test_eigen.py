@@ -216,3 +216,9 @@ def test_derivative_curves_default_to_the_display_grid():
     d = derivative_curves()
     np.testing.assert_array_equal(d.a, DERIVATIVE_GRID)
     assert d.a[0] == -6.0 and d.a[-1] == 6.0 and d.a.size == 241
+
+
+def test_an_eigenvalue_on_the_unit_circle_to_rounding_is_not_outside_it():
+    # a gaussian W_hh scaled to spectral radius 1 has |lambda_max| = 1 +- a few eps
+    assert count_outside_unit_circle(np.array([1.0 + 4e-16, -1.0 - 4e-16, 1j])) == 0
+    assert count_outside_unit_circle(np.array([1.0 + 1e-6, 0.5])) == 1

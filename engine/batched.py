@@ -21,7 +21,8 @@ import math
 
 import numpy as np
 
-from .products import _TINY_NORM, NormProfile, _exact_sigma_max, _frobenius, _rescued
+from .logdomain import log10_norm
+from .products import _TINY_NORM, NormProfile, _exact_sigma_max, _rescued
 
 CHUNK = 64  # products per stack (at n = 64, 2 MB)
 
@@ -63,9 +64,7 @@ def diag_factor_profiles(
         with np.errstate(divide="ignore"):
             log_norms = np.log10(view_norms)
         for j in np.flatnonzero(view_norms < _TINY_NORM):  # squares that underflow
-            top = float(np.max(np.abs(views[j])))
-            if top > 0.0:
-                log_norms[j] = math.log10(top) + math.log10(_frobenius(views[j] / top))
+            log_norms[j] = log10_norm(views[j])
         shift = logs[:k] + scale[rows]  # -inf where the next factor is zero
         nonzero = (log_norms > -np.inf) & (shift > -np.inf)
         with np.errstate(divide="ignore"):

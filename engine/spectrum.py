@@ -67,6 +67,15 @@ class BoundFactors:
     def bound(self) -> np.ndarray:
         return self.weight + self.slope
 
+    @property
+    def mean_top_slope(self) -> float | None:
+        """The geometric mean over the T steps of each step's largest slope max_i |phi'(a_t,i)|,
+        10**(slope[T] / T); None when a step's slope is exactly 0 (or T = 0)."""
+        t_len = len(self.slope) - 1
+        if t_len == 0 or not np.isfinite(self.slope[-1]):
+            return None
+        return float(10.0 ** (self.slope[-1] / t_len))
+
 
 def bound_factors(sigma_max: float, log_dphi: np.ndarray) -> BoundFactors:
     """The factors of the bound from sigma_max(W_hh) and log_dphi : (T, n), the natural log

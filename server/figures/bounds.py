@@ -62,14 +62,12 @@ def cut_bound_note(bound: np.ndarray, y_range: list[float], name: str, color: st
 
 def _slope_words(r: GradientFlowResult) -> str:
     b = r.bound_factors
-    t_len = r.config.seq_len
-    steepest = finite(b.slope[-1])
-    if steepest is None:
+    mean_top = b.mean_top_slope
+    if mean_top is None:
         return (
             "A step whose every slope phi'(a_t,i) is exactly 0 makes the slope factor, the "
             "bound and the product exactly 0 from that step back."
         )
-    mean_top = 10.0 ** (steepest / t_len)
     sentence = (
         f"Each step's largest slope |phi'| averages {mean_top:.3g} (geometric mean), while the "
         f"median slope over all steps and units is {b.median_slope:.3g}"

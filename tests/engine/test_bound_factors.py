@@ -125,3 +125,13 @@ def test_regime_is_the_same_at_t_and_2t_for_the_same_rate(nonlinearity, scale):
         words.add(r.summary.regime)
     expected = "vanishing" if rate < -0.01 else "exploding" if rate > 0.01 else "neither"
     assert words == {expected}
+
+
+def test_mean_top_slope_is_the_geometric_mean_of_each_steps_largest_slope():
+    from bpttlab.engine.spectrum import BoundFactors
+
+    slope = np.array([0.0, np.log10(0.5), np.log10(0.5) + np.log10(0.25)])
+    b = BoundFactors(weight=np.zeros(3), slope=slope, median_slope=0.3)
+    assert b.mean_top_slope == pytest.approx(np.sqrt(0.5 * 0.25), rel=1e-12)
+    zero = BoundFactors(weight=np.zeros(3), slope=np.array([0.0, -np.inf, -np.inf]), median_slope=0)
+    assert zero.mean_top_slope is None

@@ -76,7 +76,8 @@ def profile_figure(r: GradientFlowResult) -> Figure:
     sentence += (
         f"Its gradient horizon, the first l at which it is below 1e-3, is l = {s.horizon}"
         if s.horizon is not None
-        else f"It never falls below 1e-3 within {t_len} steps (no gradient horizon)"
+        else f"It never falls below 1e-3 within {t_len} step{'s' * (t_len > 1)} "
+        "(no gradient horizon)"
     )
     extra = {}
     if r.log10_bound is not None and s.gamma_sigma_max is not None:

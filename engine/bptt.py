@@ -23,13 +23,7 @@ from typing import Any
 import numpy as np
 
 from .cells.base import BackwardSteps, Cell
-from .logdomain import (  # noqa: F401  (re-exported: their old home)
-    ScaledTensors,
-    StepTerms,
-    add_scaled,
-    log10_norm,
-    log10_row_norms,
-)
+from .logdomain import ScaledTensors, StepTerms, add_scaled, log10_norm, log10_row_norms
 
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 

@@ -13,13 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .cells import CELLS as _REGISTRY
-from .cells import cell_names, get_cell
+from .cells import get_cell
 from .choices import check_choices
-
-# The names the server imports from here (kept for it): the cells' names and gate rows.
-CELLS = cell_names()
-GATE_ROWS = {name: cell.gate_rows for name, cell in _REGISTRY.items()}
 
 # Order of the child streams spawned from default_rng(seed). Append only.
 _STREAMS = ("weight_hh", "weight_ih", "bias_ih", "bias_hh", "inputs", "h0", "target", "c0", "peep")

@@ -7,11 +7,11 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from ...engine import GradientFlowConfig
+from ...engine.cells import cell_names
+from ...engine.cells.gru import GRU_FORMS
 from ...engine.clipping import CLIP_MODES
-from ...engine.gru import GRU_FORMS
 from ...engine.init import H0S, INITS, INPUTS
 from ...engine.nonlinearity import NONLINEARITIES
-from ...engine.problem import CELLS
 from .base import MAX_HIDDEN, MAX_INPUT, MAX_SEED, MAX_SEQ_LEN, QueryModel, bounded, choice
 
 INCLUDES = ("weights",)
@@ -40,7 +40,7 @@ class GradientFlowQuery(QueryModel):
     engine_config = GradientFlowConfig
 
     cell: Annotated[
-        choice(CELLS),
+        choice(cell_names()),
         Field(
             title="Cell",
             description="Recurrent cell: vanilla `rnn` (nn.RNNCell), `lstm` (nn.LSTMCell) "

@@ -1,14 +1,20 @@
 # Two commands on a fresh machine with Python 3 and root:
 #   make serve   creates .venv if missing, installs, serves on http://127.0.0.1:8000
 #   make test    creates .venv if missing, installs with test extras and Debian's
-#                chromium if absent, runs lint and the whole suite (browser included)
+#                chromium if absent, npm's axe-core for the accessibility tests, runs
+#                lint and the whole suite (browser included)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# axe-core, a test dependency from the npm registry (tests/browser/test_a11y.py), in a
+# git-ignored folder; the stamp names the version, so changing AXE_VERSION reinstalls.
+AXE_VERSION := 4.14.1
+AXE_DIR     := .cache/axe
+AXE_STAMP   := $(AXE_DIR)/axe-core-$(AXE_VERSION).installed
 
-.PHONY: serve test install install-test chromium lint bench clean
+.PHONY: serve test install install-test chromium axe lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); \
@@ -26,6 +32,16 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
+axe: $(AXE_STAMP)
+
+$(AXE_STAMP):
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm; }
+	rm -rf $(AXE_DIR) && mkdir -p $(AXE_DIR)
+	npm install --prefix $(AXE_DIR) --no-save --no-package-lock --no-audit --no-fund \
+	  --loglevel=error axe-core@$(AXE_VERSION)
+	touch $@
+
 serve: install
 	$(BIN)/bpttlab serve --host $(HOST) --port $(PORT)
 
@@ -33,7 +49,7 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install-test chromium lint
+test: install-test chromium axe lint
 	$(BIN)/pytest
 
 bench: install-test chromium
@@ -45,4 +61,4 @@ bench: install-test chromium
 	$(BIN)/python benchmarks/health_under_load.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info build dist
+	rm -rf $(VENV) $(AXE_DIR) .pytest_cache .ruff_cache *.egg-info build dist

@@ -17,7 +17,7 @@
     point.figures.forEach(function (f) {
       var plot = document.getElementById("plot-" + f.name);
       if (!plot) return;
-      Plotly.react(plot, f.figure.data, f.figure.layout, { responsive: true, displaylogo: false, showSendToCloud: false });
+      Plotly.react(plot, f.figure.data, f.figure.layout, { responsive: true, displaylogo: false, showSendToCloud: false, displayModeBar: false });
       document.getElementById("summary-" + f.name).textContent = f.summary;
     });
     (point.numbers || []).forEach(function (n) {

@@ -4,7 +4,7 @@
 
 // showSendToCloud: plotly.js 4 adds a "Share chart..." button that uploads the figure to
 // Plotly Cloud by default; nothing leaves this server's pages.
-export const CONFIG = { responsive: true, displaylogo: false, scrollZoom: false, showSendToCloud: false };
+export const CONFIG = { responsive: true, displaylogo: false, scrollZoom: false, showSendToCloud: false, displayModeBar: false };
 
 // A figure that appears after an update (gate heatmaps when the cell becomes an LSTM): a copy
 // of the page's <template id="figure-template">, the server's markup of a figure.

@@ -139,6 +139,16 @@ def test_axe_finds_no_serious_violation_in_the_embeds(make_page, axe_source, vie
     assert_no_blocking(path, audit(p, axe_source))
 
 
+def test_axe_finds_no_serious_violation_after_the_page_redraws_itself(make_page, axe_source):
+    """Figures the page makes after a change (an LSTM's gate heatmaps, from the page's
+    <template>) and the controls it shows or hides, as a user gets them."""
+    p = make_page(*LAPTOP)
+    page = p.open("/explore")
+    page.get_by_label("Cell", exact=True).select_option("lstm")
+    wait_until(page, lambda: page.locator("#plot-gates .main-svg").count() > 0, 20, "gates")
+    assert_no_blocking("/explore, cell changed to lstm", audit(p, axe_source))
+
+
 def test_axe_finds_no_serious_violation_in_the_open_data_tables_and_share_box(
     make_page, axe_source
 ):

@@ -7,6 +7,8 @@
 // - InfoContainer: the title and description above the operations sit in a landmark of their
 //   own (a named <section>), as every part of the page does (axe-core: region); the operations
 //   are Swagger UI's <main>.
+// - operations: Swagger UI goes from the title's <h1> to an <h3> per tag; an <h2>
+//   "Operations", for screen readers only, completes the outline (axe-core: heading-order).
 // - OperationSummaryPath: each operation's summary is a <button> that opens it; with deep
 //   linking Swagger UI also puts a link to the operation (<a href="#/tag/operation">) inside
 //   that button, a control inside a control (axe-core: nested-interactive). The path is drawn
@@ -18,6 +20,13 @@ const accessible = () => ({
       system.React.createElement(
         "section",
         { "aria-label": "About this API" },
+        system.React.createElement(Original, props),
+      ),
+    operations: (Original, system) => (props) =>
+      system.React.createElement(
+        system.React.Fragment,
+        null,
+        system.React.createElement("h2", { className: "visually-hidden" }, "Operations"),
         system.React.createElement(Original, props),
       ),
     OperationSummaryPath: (Original, system) => (props) =>

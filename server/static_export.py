@@ -267,9 +267,10 @@ def _axis(view: View, chosen: dict, name: str, given: list[str] | None, count: i
 
 
 def _axes(view: View, q: BaseModel, vary: str | None = None) -> dict[str, list]:
-    """Per moving field, its values (see _axis)."""
+    """Per moving field, its values (see _axis), within the environment's cost budget."""
     chosen = q.model_dump()
-    return {a.name: a.values for a in _make_axes(view, chosen, parse_vary(view, vary))}
+    with using(Runtime.of(get_settings())):
+        return {a.name: a.values for a in _make_axes(view, chosen, parse_vary(view, vary))}
 
 
 def _make_axes(view: View, chosen: dict, asked) -> list[Axis]:

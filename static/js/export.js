@@ -38,8 +38,22 @@
       return;
     }
     missing.hidden = true;
+    // the point's figures in its order (the LSTM's gates come after its profile), the others
+    // hidden
     var names = point.figures.map(function (f) { return f.name; });
-    document.querySelectorAll("#figures figure.fig").forEach(function (figure) {
+    var container = document.getElementById("figures");
+    var previous = null;
+    names.forEach(function (name) {
+      var figure = document.getElementById("figure-" + name);
+      if (!figure) return;
+      var inPlace = previous ? previous.nextElementSibling === figure : container.firstElementChild === figure;
+      if (!inPlace) {
+        if (previous) previous.after(figure);
+        else container.prepend(figure);
+      }
+      previous = figure;
+    });
+    container.querySelectorAll("figure.fig").forEach(function (figure) {
       figure.hidden = names.indexOf(figure.id.replace("figure-", "")) < 0;
     });
     point.figures.forEach(function (f) {
@@ -71,16 +85,31 @@
     if (best) select.value = best.value;
   }
 
+  // (x, y) of a click in the axes' units: where the mouse was (a heatmap's point is the
+  // centre of its cell), else the point's own coordinates
+  function where(plot, event) {
+    var layout = plot._fullLayout;
+    var area = plot.querySelector(".nsewdrag");
+    var mouse = event.event;
+    if (layout && layout.xaxis && layout.xaxis.p2l && area && mouse && mouse.clientX !== undefined) {
+      var box = area.getBoundingClientRect();
+      return [layout.xaxis.p2l(mouse.clientX - box.left), layout.yaxis.p2l(mouse.clientY - box.top)];
+    }
+    var p = event.points && event.points[0];
+    if (!p || p.x === undefined || p.y === undefined) return null;
+    return [Number(p.x), Number(p.y)];
+  }
+
   function clickable() {
     if (!data.click) return;
     data.click.figures.forEach(function (name) {
       var plot = document.getElementById("plot-" + name);
       if (!plot || !plot.on || plot.dataset.clickable) return;
       plot.on("plotly_click", function (event) {
-        var p = event.points && event.points[0];
-        if (!p || p.x === undefined || p.y === undefined) return;
-        snap(form.elements[data.click.x], Number(p.x));
-        snap(form.elements[data.click.y], Number(p.y));
+        var at = where(plot, event);
+        if (!at) return;
+        snap(form.elements[data.click.x], at[0]);
+        snap(form.elements[data.click.y], at[1]);
         draw();
       });
       plot.dataset.clickable = "true";

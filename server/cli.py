@@ -146,11 +146,24 @@ def _vs(values) -> str:
     return ", ".join(query_value(v) for v in values)
 
 
+def _progress(done: int, total: int) -> None:
+    """'computing 40/245' on the terminal, rewritten in place."""
+    end = "\n" if done == total else ""
+    print(f"\rcomputing {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
 def _export(args, parser: argparse.ArgumentParser) -> int:
     from .static_export import ExportError, VaryError, export
 
     try:
-        done = export(args.view, args.query, args.out, int(args.max_mb * 2**20), vary=args.vary)
+        done = export(
+            args.view,
+            args.query,
+            args.out,
+            int(args.max_mb * 2**20),
+            vary=args.vary,
+            progress=_progress if sys.stderr.isatty() else None,
+        )
     except VaryError as exc:  # a usage error, as argparse reports one (exit code 2)
         parser.print_usage(sys.stderr)
         print(f"bpttlab export: error: {exc}", file=sys.stderr)

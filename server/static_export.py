@@ -25,7 +25,7 @@ import json
 import random
 import shutil
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,16 +398,18 @@ def export(
     settings: Settings | None = None,
     views: Registry = VIEWS,
     vary: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Export:
     """Export view ``name`` of ``views`` under ``query`` into ``out``, moving the controls
     ``vary`` names (the view's grid when None), computing within the cost budget of
-    ``settings`` (the environment's by default), as a server would."""
+    ``settings`` (the environment's by default), as a server would; ``progress(done, total)``
+    is called after each point computed."""
     settings = settings or get_settings()
     view = views.get(name)
     if view is None:
         raise ExportError(f"no view {name!r}; views: {', '.join(views)}")
     with using(Runtime.of(settings)):
-        return _export(view, query, out, max_bytes, settings, vary)
+        return _export(view, query, out, max_bytes, settings, vary, progress)
 
 
 def _validated(view: View, params: dict):
@@ -419,7 +421,13 @@ def _validated(view: View, params: dict):
 
 
 def _export(
-    view: View, query: str, out: Path, max_bytes: int, settings: Settings, vary: str | None
+    view: View,
+    query: str,
+    out: Path,
+    max_bytes: int,
+    settings: Settings,
+    vary: str | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Export:
     q = _validated(view, dict(parse_qsl(query.lstrip("?"), keep_blank_values=True)))
     try:
@@ -441,7 +449,7 @@ def _export(
             for values in itertools.product(*(a.values for a in axes))
         ]
         keys = [_key(p) for p in points]
-        if _compute(view, chosen, store, keys, points, max_bytes - fixed):
+        if _compute(view, chosen, store, keys, points, max_bytes - fixed, progress):
             shared, stored = store.data(keys)
             missing = {k: store.missing[k] for k in keys if k in store.missing}
             data = _data_js(view, q, axes, shared, stored, missing)
@@ -476,7 +484,13 @@ def _export(
 
 
 def _compute(
-    view: View, chosen: dict, store: Store, keys: list[str], points: list[dict], room: int
+    view: View,
+    chosen: dict,
+    store: Store,
+    keys: list[str],
+    points: list[dict],
+    room: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bool:
     """Compute the points of ``keys`` not in ``store`` yet (a combination the query refuses
     is noted as missing, with the reason), in a shuffled order so that those computed first
@@ -500,6 +514,8 @@ def _compute(
             store.add(key, view.build(view.query.model_validate(params)))
         else:
             store.missing[key] = why
+        if progress:
+            progress(done, len(todo))
         if done >= first_check and done % CHECK_EVERY == 0:
             now = store.size(keys)
             if now + (now - start) / done * (len(todo) - done) > 2 * room:

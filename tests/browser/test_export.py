@@ -164,3 +164,23 @@ def test_a_click_on_the_offline_cliff_moves_the_start_to_the_nearest_precomputed
     moved = {"clip_threshold": "0.5", "start_w": "2.8", "start_b": "-7"}
     shows(page, expected(api, "cliff", fixed, moved), "threshold")
     assert p.errors == [] and p.foreign == []
+
+
+def test_a_combination_not_computed_says_why_instead_of_showing_other_figures(
+    tmp_path, offline, api
+):
+    export("eigen", "seq_len=10", tmp_path, vary="matrix=eigenvalues:gaussian,non_normal")
+    p = offline(tmp_path)
+    page = p.page
+    page.get_by_label("Non-normal").select_option("true")
+    fixed = {"seq_len": "10"}
+    shows(page, expected(api, "eigen", fixed, {"matrix": "eigenvalues", "non_normal": "true"}), "")
+    page.get_by_label("Matrix").select_option("gaussian")  # non_normal needs eigenvalues
+    missing = page.locator("#missing")
+    wait_until(page, missing.is_visible, what="the missing note")
+    assert "not computed: non_normal: needs matrix=eigenvalues" in missing.inner_text()
+    assert page.locator("#figures").is_hidden() and page.locator("#numbers").is_hidden()
+    page.get_by_label("Non-normal").select_option("false")
+    shows(page, expected(api, "eigen", fixed, {"matrix": "gaussian", "non_normal": "false"}), "")
+    assert missing.is_hidden()
+    assert p.errors == [] and p.foreign == []

@@ -133,8 +133,9 @@ def default_values(view: View, name: str) -> tuple | None:
 
 
 def movable(view: View) -> list[tuple[str, str]]:
-    """Each control that can move, with how: its default values, 'all options', an even grid
-    across a figure's axis, or 'values needed' (a number without teaching values)."""
+    """Each control that can move, with the values it takes unless given: its grid or
+    teaching values, a select's or a checkbox's options, the click's even grid across a
+    figure's axis, or 'give values' (a number with no teaching values)."""
     click = CLICKS.get(view.name)
     moves = []
     for name in _controls(view):

@@ -77,6 +77,16 @@ EXPLORE = View(
     main=EXPLORE_MAIN,
     more=EXPLORE_MORE,
     grid=(("seq_len", (25, 50, 100, 200, 400)), ("scale", (0.5, 0.9, 1.0, 1.1, 1.5))),
+    values=(
+        ("hidden_size", (8, 16, 32, 64, 128)),
+        ("forget_bias", (0.0, 1.0, 3.0, 5.0)),
+        ("update_bias", (-4.0, 0.0, 4.0, 8.0)),
+        ("seed", (0, 1, 2)),
+        ("clip_threshold", (0.1, 1.0, 10.0)),
+        ("truncation", (0, 5, 10, 25, 50)),
+        ("keep_prob", (0.25, 0.5, 1.0)),
+        ("input_scale", (0.5, 1.0, 2.0)),
+    ),
     context={"equations": EQUATIONS},
 )
 
@@ -137,6 +147,13 @@ COMPARE = View(
     main=COMPARE_MAIN,
     more=tuple((n, ()) for n, _ in EXPLORE_MORE if n in CompareQuery.model_fields),
     grid=(("seq_len", (50, 100, 200, 400)), ("forget_bias", (0.0, 1.0, 3.0, 5.0))),
+    values=(
+        ("update_bias", (-4.0, 0.0, 4.0, 8.0)),
+        ("hidden_size", (8, 16, 32, 64, 128)),
+        ("scale", (0.5, 0.9, 1.0, 1.1, 1.5)),
+        ("seed", (0, 1, 2)),
+        ("input_scale", (0.5, 1.0, 2.0)),
+    ),
     context={"presets": COMPARE_PRESETS},
 )
 
@@ -178,6 +195,11 @@ CLIFF = View(
     main=tuple((name, ()) for name in CLIFF_MAIN),
     more=tuple((name, ()) for name in CLIFF_MORE),
     grid=(("clip_threshold", (0.1, 0.5, 1.0, 2.0, 5.0)),),
+    values=(
+        ("learning_rate", (0.1, 0.5, 1.0, 2.0)),
+        ("steps", (50, 100, 200)),
+        ("seq_len", (10, 20, 30, 50)),
+    ),
     context={
         "more_label": "The model and the grid",
         "extra_script": "js/cliff.js",
@@ -237,6 +259,14 @@ EIGEN = View(
     ),
     main=EIGEN_MAIN,
     grid=(("radius1", (0.5, 0.9, 1.0, 1.05, 1.1)), ("seq_len", (25, 50, 100))),
+    values=(
+        *((f"radius{k}", (0.5, 0.9, 1.0, 1.05, 1.1)) for k in (2, 3)),
+        *((f"angle{k}", (0.0, 0.5, 1.0, 2.0, 3.1416)) for k in (1, 2, 3)),
+        ("coupling", (0.0, 1.0, 10.0, 20.0)),
+        ("hidden_size", (4, 8, 16, 32)),
+        ("scale", (0.5, 0.9, 1.0, 1.1)),
+        ("seed", (0, 1, 2)),
+    ),
     context={"presets": EIGEN_PRESETS},
 )
 

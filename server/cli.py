@@ -1,5 +1,5 @@
 """``bpttlab serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--access-log]`` and
-``bpttlab export <view> --query "<query>" --out DIR [--max-mb 10]``."""
+``bpttlab export <view> --query "<query>" [--vary FIELDS] --out DIR [--max-mb 10]``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import os
 import socket
 import sys
+import textwrap
 from pathlib import Path
 
 from .settings import get_settings
@@ -33,10 +34,26 @@ def main(argv: list[str] | None = None) -> None:
     from .static_export import MAX_BYTES
 
     export = commands.add_parser(
-        "export", help="write a self-contained folder of one view (no server, no network)"
+        "export",
+        help="write a self-contained folder of one view (no server, no network)",
+        description=textwrap.fill(
+            "Write a folder that shows one view with no server and no network. The figures "
+            "are computed in advance for every combination of the values of the controls "
+            "that move; every other control is fixed at the query's value, and the page "
+            "lists them.",
+            width=92,
+        ),
+        epilog=export_epilog(VIEWS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument("view", choices=list(VIEWS), help="the view")
     export.add_argument("--query", default="", help='the view\'s query, e.g. "seq_len=200"')
+    export.add_argument(
+        "--vary",
+        metavar="FIELDS",
+        help="the controls that move, comma-separated, each with its own values if wanted: "
+        '"forget_bias,seq_len=50:100:200" (default: the view\'s, marked * below)',
+    )
     export.add_argument("--out", type=Path, required=True, help="the folder to write")
     export.add_argument(
         "--max-mb",
@@ -46,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.command == "export":
-        sys.exit(_export(args))
+        sys.exit(_export(args, export))
     if args.command == "serve":
         run_server(args.host, args.port, args.workers, args.access_log or settings.access_log)
 
@@ -96,15 +113,75 @@ def tcp_socket(config) -> socket.socket:
     return tcp
 
 
-def _export(args) -> int:
-    from .static_export import ExportError, export
+def export_epilog(views) -> str:
+    """Per view, the controls an export can move and their values; * marks the default."""
+    from .static_export import default_vary, movable
+
+    lines = [
+        "controls that can move (--vary), per view, with the values they take unless given;",
+        "* = moved by default. Selects and checkboxes take all their options; a number listed",
+        "as 'give values' moves only over the values given: --vary 'input_size=1:4:16'.",
+    ]
+    for name, view in views.items():
+        default = set(default_vary(view))
+        items = ", ".join(
+            f"{field}{'*' if field in default else ''} ({how})" for field, how in movable(view)
+        )
+        lines.append("")
+        lines += textwrap.wrap(
+            f"{name}: {items}", width=92, initial_indent="  ", subsequent_indent="    "
+        )
+    lines += [
+        "",
+        "examples:",
+        "  bpttlab export explore --query 'cell=lstm' --vary forget_bias,seq_len --out lstm",
+        "  bpttlab export explore --vary 'seq_len=50:100:200,scale' --out explore",
+    ]
+    return "\n".join(lines)
+
+
+def _vs(values) -> str:
+    from .schemas import query_value
+
+    return ", ".join(query_value(v) for v in values)
+
+
+def _progress(done: int, total: int) -> None:
+    """'computing 40/245' on the terminal, rewritten in place."""
+    end = "\n" if done == total else ""
+    print(f"\rcomputing {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def _export(args, parser: argparse.ArgumentParser) -> int:
+    from .static_export import ExportError, VaryError, export
 
     try:
-        done = export(args.view, args.query, args.out, int(args.max_mb * 2**20))
+        done = export(
+            args.view,
+            args.query,
+            args.out,
+            int(args.max_mb * 2**20),
+            vary=args.vary,
+            progress=_progress if sys.stderr.isatty() else None,
+        )
+    except VaryError as exc:  # a usage error, as argparse reports one (exit code 2)
+        parser.print_usage(sys.stderr)
+        print(f"bpttlab export: error: {exc}", file=sys.stderr)
+        return 2
     except ExportError as exc:
         print(f"bpttlab export: {exc}", file=sys.stderr)
         return 1
-    grid = " x ".join(f"{name} {values}" for name, values in done.grid.items())
+    for name, refused in done.left_out.items():
+        for value, why in refused:
+            print(f"left out {name} = {value}: refused with the other values ({why})")
+    if done.dropped:
+        dropped = "; ".join(f"{name} {_vs(values)}" for name, values in done.dropped.items())
+        print(f"to fit in {args.max_mb:g} MB, dropped: {dropped}")
+    if done.missing:
+        print(f"{len(done.missing)} combinations refused by the query, not computed:")
+        for key, why in done.missing.items():
+            print(f"  {key}: {why}")
+    grid = " x ".join(f"{name} [{_vs(values)}]" for name, values in done.grid.items())
     print(
         f"wrote {done.out}: {done.bytes / 2**20:.2f} MB, {done.points} grid points ({grid}); "
         f"open {done.out / 'index.html'}"

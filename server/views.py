@@ -66,7 +66,8 @@ class View:
     """One view. ``compute`` runs the engine for a validated query (server/compute.py),
     ``draw`` turns the result into ``{"figures": [...], "numbers": [...]}`` (server/figures)
     and ``payload`` into the data endpoint's JSON; ``grid`` lists, per field, the values the
-    static export precomputes besides the chosen one."""
+    static export precomputes besides the chosen one, and ``values`` the teaching values of
+    the other numeric fields an export may be asked to vary (``--vary``)."""
 
     name: str
     title: str
@@ -80,6 +81,7 @@ class View:
     main: Controls
     more: Controls = ()
     grid: tuple[tuple[str, tuple], ...] = ()
+    values: tuple[tuple[str, tuple], ...] = ()
     context: Mapping[str, Any] = field(default_factory=dict)
 
     @property

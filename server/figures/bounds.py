@@ -137,7 +137,7 @@ def bound_factors_figure(r: GradientFlowResult) -> Figure:
         sentence += ". "
     sentence += _slope_words(r)
     made = layout(
-        f"Pascanu's bound, factor by factor ({LOG10})",
+        "Pascanu's bound, factor by factor",
         {"title": {"text": f"distance l = T {MINUS} k (steps back in time)"}},
         {"title": {"text": LOG10}},
     )

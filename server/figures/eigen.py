@@ -237,7 +237,7 @@ def _condition_markers(sigma_max: float, regions: dict[str, tuple[float, str]]) 
             others = [o for o in group if o != k]
             name = f"{k}: {region}"
             if others:
-                name += f" (same point as {_and(others)})"
+                name += f"<br>(same point as {_and(others)})"
             color = NONLINEARITY_STYLE[k][0]
             traces.append(
                 {

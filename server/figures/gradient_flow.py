@@ -99,7 +99,7 @@ def profile_figure(r: GradientFlowResult) -> Figure:
     else:
         sentence += "."
     made = layout(
-        f"Gradient norm {norm(jacobian(what))} against distance l",
+        f"Gradient norm {norm(jacobian(what))}",
         {"title": {"text": f"distance l = T {MINUS} k (steps back in time)"}},
         {"title": {"text": f"{LOG10} norm"}, "range": y_range, "autorange": False},
         shapes=shapes,

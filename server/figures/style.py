@@ -90,27 +90,27 @@ def layout(title: str, xaxis: dict, yaxis: dict, **extra) -> dict[str, Any]:
 
 
 def log_axis(title: str, values: Iterable[float | None], **extra) -> dict[str, Any]:
-    """A log axis labelled in powers of ten only: decade ticks (every ``dtick`` decades, so
-    at most about eight labels), exponents written 10^-3 (``exponentformat: "power"``), no
-    labelled minor ticks. The range is padded out to whole decades around the finite positive
-    ``values`` so that at least two decade ticks are always in view."""
+    """A log axis labelled in powers of ten only, all in one style (10<sup>-3</sup>,
+    10<sup>0</sup>, 10<sup>2</sup>; never "0.001", "1" or "1m"): ticks on whole decades, every
+    ``dtick``-th so at most about eight labels, no minor labels. The range is padded out to
+    whole decades around the finite positive ``values`` so that at least two labelled ticks
+    are always in view."""
     logs = [math.log10(v) for v in values if v is not None and math.isfinite(v) and v > 0]
+    low, high = (math.floor(min(logs)), math.ceil(max(logs))) if logs else (-1, 1)
+    if high - low < 1:
+        high = low + 1
+    step = max(1, math.ceil((high - low) / 8))
+    decades = [k for k in range(low, high + 1) if k % step == 0]
     axis: dict[str, Any] = {
         "title": {"text": title},
         "type": "log",
-        "exponentformat": "power",
-        "showexponent": "all",
-        "tick0": 0,
-        "dtick": 1,
+        "range": [low, high],
+        "autorange": False,
+        "tickmode": "array",
+        "tickvals": [10.0**k for k in decades],
+        "ticktext": [f"10<sup>{k}</sup>".replace("-", MINUS) for k in decades],
         "minor": {"showgrid": False, "ticks": ""},
     }
-    if logs:
-        low, high = math.floor(min(logs)), math.ceil(max(logs))
-        if high - low < 1:
-            high = low + 1
-        axis["range"] = [low, high]
-        axis["autorange"] = False
-        axis["dtick"] = max(1, math.ceil((high - low) / 8))
     axis.update(extra)
     return axis
 

@@ -59,9 +59,9 @@ def truncation_figure(r: GradientFlowResult) -> Figure:
     )
     shapes, notes = marked(lines)
     made = layout(
-        f"Truncated BPTT: error in dL/d{matrix('W_hh')} against the window",
+        f"Truncated BPTT: error against window {TAU}",
         {"title": {"text": f"window {TAU} (terms with l < {TAU} kept)"}},
-        {"title": {"text": f"{LOG10} relative error"}},
+        {"title": {"text": f"{LOG10} relative error in dL/d{matrix('W_hh')}"}},
         shapes=shapes,
         annotations=notes,
     )
@@ -93,7 +93,7 @@ def randomized_figure(r: GradientFlowResult) -> Figure:
         f"1/sqrt(m) would give {float(rand.rms_over_sqrt_draws[-1]):.3g}."
     )
     made = layout(
-        "Randomized truncation: error against draws",
+        "Randomized truncation: error against m",
         {"title": {"text": "number of draws m"}},
         log_axis(
             f"relative error in dL/d{matrix('W_hh')}",

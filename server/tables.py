@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .figures.style import plain_text
+
 MAX_ROWS = 100
 
 
@@ -42,7 +44,7 @@ class FigureData:
 def _axis_title(layout: dict, axis: str, default: str) -> str:
     title = (layout.get(axis) or {}).get("title") or {}
     text = title.get("text") if isinstance(title, dict) else title
-    return text or default
+    return plain_text(text) if text else default
 
 
 def _data_traces(figure: dict) -> list[dict]:
@@ -56,7 +58,7 @@ def _data_traces(figure: dict) -> list[dict]:
 def _heatmap_summary(t: dict) -> dict[str, Any]:
     values = [v for row in t["z"] for v in row if v is not None]
     return {
-        "name": t.get("name", ""),
+        "name": plain_text(t.get("name", "")),
         "size": f"{len(t['z'])} x {len(t['z'][0]) if t['z'] else 0}",
         "min": min(values) if values else None,
         "max": max(values) if values else None,
@@ -75,12 +77,14 @@ def figure_data(item: dict[str, Any]) -> FigureData:
     common = {"name": item["name"], "title": item["title"], "x_title": x_title, "y_title": y_title}
     xs = [t.get("x") for t in traces]
     if not heatmaps and traces and all(x == xs[0] for x in xs):
-        headers = [x_title] + [t.get("name") or f"trace {i + 1}" for i, t in enumerate(traces)]
+        headers = [x_title] + [
+            plain_text(t.get("name") or f"trace {i + 1}") for i, t in enumerate(traces)
+        ]
         rows = [list(row) for row in zip(xs[0], *(t["y"] for t in traces), strict=True)]
         return FigureData(shape="wide", headers=headers, rows=rows, heatmaps=[], **common)
     rows = []
     for t in traces:
-        name = t.get("name", "")
+        name = plain_text(t.get("name", ""))
         if "z" in t:
             rows += [
                 [name, x, y, z]

@@ -12,7 +12,21 @@ from ...engine import GradientFlowResult
 from ...engine.gradient_flow import REGIME_RATE
 from ..cells import STATE_LABEL
 from ..serialize import finite, finite_list
-from .style import BLACK, BLUE, GREEN, VERMILLION, Figure, figure, layout, line, power
+from .style import (
+    BLACK,
+    BLUE,
+    GREEN,
+    LOG10,
+    MINUS,
+    VERMILLION,
+    Figure,
+    figure,
+    layout,
+    line,
+    matrix,
+    norm,
+    power,
+)
 
 CUT_MARGIN = {"l": 56, "r": 12, "t": 62, "b": 96}  # the layout's margin, taller for the label
 PAD = 0.08  # of the measured curves' extent, above and below
@@ -90,8 +104,20 @@ def bound_factors_figure(r: GradientFlowResult) -> Figure:
     what = STATE_LABEL[r.config.cell]
     distance = r.distance.tolist()
     data = [
-        line(distance, finite_list(b.weight), "weight factor l log10 ||W_hh||", VERMILLION, "dash"),
-        line(distance, finite_list(b.slope), "slope factor sum log10 max|phi'|", GREEN, "dashdot"),
+        line(
+            distance,
+            finite_list(b.weight),
+            f"weight factor l · {LOG10} {norm(matrix('W_hh'))}",
+            VERMILLION,
+            "dash",
+        ),
+        line(
+            distance,
+            finite_list(b.slope),
+            f"slope factor Σ<sub>t</sub> {LOG10} max |φ′|",
+            GREEN,
+            "dashdot",
+        ),
         line(distance, finite_list(b.bound), "bound (their sum)", BLACK, "dot"),
         line(distance, finite_list(r.profile.spectral), "measured spectral norm", BLUE),
     ]
@@ -111,9 +137,9 @@ def bound_factors_figure(r: GradientFlowResult) -> Figure:
         sentence += ". "
     sentence += _slope_words(r)
     made = layout(
-        "Pascanu's bound, factor by factor (log10)",
-        {"title": {"text": "distance l = T - k (steps back in time)"}},
-        {"title": {"text": "log10"}},
+        "Pascanu's bound, factor by factor",
+        {"title": {"text": f"distance l = T {MINUS} k (steps back in time)"}},
+        {"title": {"text": LOG10}},
     )
     return figure("Bound factors: weight, slope and the measured norm", sentence, data, made)
 

@@ -19,6 +19,7 @@ from .style import (
     BLUE,
     GREEN,
     GREY,
+    LOG10,
     VERMILLION,
     Figure,
     circle,
@@ -27,6 +28,8 @@ from .style import (
     layout,
     legend_entry,
     line,
+    log_axis,
+    norm,
     num,
     power,
     square_axes,
@@ -76,7 +79,8 @@ def _grid_axes(surface: CliffSurface) -> tuple[dict, dict]:
     )
 
 
-LOG_AXIS = {"type": "log", "exponentformat": "power"}  # one tick format: 10^-3, 10^2
+GRAD = norm("∇E")  # the gradient's norm, as figure text
+GRAD_BALL = norm("g")
 
 
 def _point(p) -> str:
@@ -228,9 +232,10 @@ def cliff_gradient_figure(surface: CliffSurface, d: CliffDescent) -> Figure:
             "y": finite_list(surface.b),
             "z": log10_list(np.round(g, 4)),
             "colorscale": "Viridis",
-            "colorbar": {"title": {"text": "log10 |grad|"}, "thickness": 12},
-            "name": "log10 ||grad E||",
-            "hovertemplate": "w %{x:.3f}, b %{y:.3f}: log10 ||grad E|| = %{z:.2f}<extra></extra>",
+            "colorbar": {"title": {"text": f"{LOG10} {GRAD}"}, "thickness": 12},
+            "name": f"{LOG10} {GRAD}",
+            "hovertemplate": f"w %{{x:.3f}}, b %{{y:.3f}}: {LOG10} {GRAD} = %{{z:.2f}}"
+            "<extra></extra>",
         },
         _start_trace(d),
     ]
@@ -241,17 +246,21 @@ def cliff_gradient_figure(surface: CliffSurface, d: CliffDescent) -> Figure:
         f"({float(surface.w[col]):.3g}, {float(surface.b[row]):.3g}), on the wall"
     )
     sentence += f", against a median of {power(median)} over the grid." if median else "."
-    made = layout("Gradient norm ||grad E|| (log scale)", xaxis, yaxis, height=460)
+    made = layout(f"Gradient norm {GRAD} ({LOG10} colour scale)", xaxis, yaxis, height=460)
     return figure("Gradient norm", sentence, data, made)
 
 
-def _per_iteration(d: CliffDescent, key: str, title: str, ytitle: str, log: bool):
-    data = []
+def _per_iteration(
+    d: CliffDescent, key: str, title: str, ytitle: str, log: bool, also: tuple[float, ...] = ()
+):
+    data, values = [], []
     for mode, p in d.paths.items():
         color, dash = MODE_STYLE[mode]
         y = getattr(p, key)
+        values += finite_list(y)
         data.append(line(list(range(len(y))), finite_list(y), MODE_NAMES[mode], color, dash))
-    yaxis = {"title": {"text": ytitle}, **(LOG_AXIS if log else {})}
+    values += also
+    yaxis = log_axis(ytitle, values) if log else {"title": {"text": ytitle}}
     return data, layout(title, {"title": {"text": "iteration"}}, yaxis)
 
 
@@ -282,14 +291,16 @@ def cliff_loss_figure(d: CliffDescent) -> Figure:
 
 def cliff_step_figure(d: CliffDescent) -> Figure:
     title = "Step length per iteration (log scale)"
-    data, made = _per_iteration(d, "step_length", title, "||step||", log=True)
+    data, made = _per_iteration(
+        d, "step_length", title, norm("step"), log=True, also=(d.step_bound,)
+    )
     n = max(p.step_length.size for p in d.paths.values())
     if n:
         data.append(
             line(
                 [1, n],
                 [d.step_bound, d.step_bound],
-                "learning rate x threshold",
+                "learning rate × threshold",
                 GREY,
                 "dot",
                 hoverinfo="skip",
@@ -357,14 +368,14 @@ def clipping_figure(
         },
     ]
     notes = [
-        _arrow(shown, GREY, f"grad E, norm {power(log10_norm)}"),
+        _arrow(shown, GREY, f"∇E, norm {power(log10_norm)}"),
         _arrow(geo.clipped["norm"], BLUE, ""),
         _arrow(geo.clipped["value"], GREEN, ""),
     ]
     data = [
-        legend_entry("grad E (to the view's scale)", GREY),
-        legend_entry("clipped by norm, and the ball ||g|| <= c", BLUE, "dash"),
-        legend_entry("clipped by value, and the box |g_i| <= c", GREEN, "dot"),
+        legend_entry("∇E (to the view's scale)", GREY),
+        legend_entry(f"clipped by norm, and the ball {GRAD_BALL} ≤ c", BLUE, "dash"),
+        legend_entry("clipped by value, and the box |g<sub>i</sub>| ≤ c", GREEN, "dot"),
     ]
     value = geo.results["value"]
     sentence = (

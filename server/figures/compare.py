@@ -11,6 +11,8 @@ from .style import (
     BLUE,
     GREEN,
     GREY,
+    LOG10,
+    MINUS,
     VERMILLION,
     Figure,
     figure,
@@ -18,6 +20,7 @@ from .style import (
     layout,
     line,
     marked,
+    norm,
     power,
     vline,
 )
@@ -30,6 +33,7 @@ STATE_OF_GATE = {"f": "c", "z": "h", "u": "h"}
 # horizon labels closer than this fraction of the x axis go on different rows
 LABEL_NEAR = 0.25
 LABEL_ROW = 0.08  # the height of a row of labels, as a fraction of the plot's height
+DISTANCE = f"distance l = T {MINUS} t of the input x<sub>t</sub>"
 
 
 def _horizon_words(horizon: int | None, seq_len: int) -> str:
@@ -115,7 +119,7 @@ def sensitivity_figure(r: CompareResult) -> Figure:
     for cell, m in r.cells.items():
         color, dash = CELL_STYLE.get(cell, OTHER_CELL)
         data.append(line(distance, finite_list(m.relative), CELL_NAMES[cell], color, dash))
-    threshold = hline(-HORIZON_DROP, GREY, "1e-3 of l = 0")
+    threshold = hline(-HORIZON_DROP, GREY, f"10<sup>{MINUS}{HORIZON_DROP:g}</sup> of l = 0")
     threshold[1]["bgcolor"] = "rgba(255,255,255,0.85)"
     shapes, notes = marked([threshold, *_horizon_lines(r)])
     words = ", ".join(
@@ -128,8 +132,8 @@ def sensitivity_figure(r: CompareResult) -> Figure:
     )
     made = layout(
         "Input sensitivity relative to l = 0",
-        {"title": {"text": "distance l = T - t of the input x_t"}},
-        {"title": {"text": "log10 of the ratio to l = 0"}},
+        {"title": {"text": DISTANCE}},
+        {"title": {"text": f"{LOG10} of the ratio to l = 0"}},
         shapes=shapes,
         annotations=notes,
     )
@@ -150,9 +154,9 @@ def absolute_sensitivity_figure(r: CompareResult) -> Figure:
     )
     sentence = f"At l = 0 the sensitivity ||dh_T/dx_T|| is: {words}."
     made = layout(
-        "Input sensitivity ||dh_T / dx_T-l||",
-        {"title": {"text": "distance l = T - t of the input x_t"}},
-        {"title": {"text": "log10 norm"}},
+        f"Input sensitivity {norm(f'dh<sub>T</sub>/dx<sub>T{MINUS}l</sub>')}",
+        {"title": {"text": DISTANCE}},
+        {"title": {"text": f"{LOG10} norm"}},
     )
     return figure("Input sensitivity, absolute", sentence, data, made)
 

@@ -12,6 +12,8 @@ from .style import (
     BLACK,
     BLUE,
     GREEN,
+    LOG10,
+    MINUS,
     ORANGE,
     PALETTE,
     PURPLE,
@@ -23,6 +25,7 @@ from .style import (
     layout,
     legend_entry,
     line,
+    norm,
     num,
     power,
     square_axes,
@@ -43,6 +46,11 @@ def _lambda_text(lam: complex) -> str:
     return f"{lam.real:.3g}{lam.imag:+.3g}i"
 
 
+G_L = "g<sub>l</sub>"
+W_L = "W<sup>l</sup>"
+RHO_L = "ρ<sup>l</sup>"
+
+
 def eigen_component_figure(r: EigenResult) -> Figure:
     """|c_i lambda_i^l| ||q_i|| for each component, and ||g_l|| directly and as their sum."""
     distance = r.distance.tolist()
@@ -51,16 +59,23 @@ def eigen_component_figure(r: EigenResult) -> Figure:
         line(
             distance,
             finite_list(r.log10_component[:, i]),
-            f"component {i + 1}, lambda = {_lambda_text(complex(r.eigenvalues[i]))}",
+            f"λ<sub>{i + 1}</sub> = " + _lambda_text(complex(r.eigenvalues[i])).replace("-", MINUS),
             PALETTE[i % len(PALETTE)],
             "dot",
             line={"color": PALETTE[i % len(PALETTE)], "dash": "dot", "width": 1.2},
+            hovertemplate=f"component {i + 1}: l = %{{x}}, {LOG10} %{{y:.3f}}<extra></extra>",
         )
         for i in range(shown)
     ]
-    data.append(line(distance, finite_list(r.log10_direct), "||g_l|| directly", BLACK))
+    data.append(line(distance, finite_list(r.log10_direct), f"{norm(G_L)} directly", BLACK))
     data.append(
-        line(distance, finite_list(r.log10_expansion), "||sum of components||", ORANGE, "dash")
+        line(
+            distance,
+            finite_list(r.log10_expansion),
+            norm("Σ of the components"),
+            ORANGE,
+            "dash",
+        )
     )
     more = "" if shown == r.eigenvalues.size else f" (the {shown} largest of {r.eigenvalues.size})"
     sentence = (
@@ -75,11 +90,13 @@ def eigen_component_figure(r: EigenResult) -> Figure:
         )
     sentence += "."
     made = layout(
-        "Components of g_l = sum c_i lambda_i^l q_i",
+        f"Components of {G_L} = Σ<sub>i</sub> c<sub>i</sub> λ<sub>i</sub><sup>l</sup> "
+        "q<sub>i</sub>",
         {"title": {"text": "distance l"}},
-        {"title": {"text": "log10 norm"}},
+        {"title": {"text": f"{LOG10} norm"}},
         height=460,
-        legend={"orientation": "v", "x": 1.02, "y": 1, "xanchor": "left", "font": {"size": 10}},
+        # below the plot, where on a phone it wraps into rows instead of covering the curves
+        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top", "font": {"size": 10}},
     )
     return figure("Eigen-expansion", sentence, data, made)
 
@@ -145,15 +162,21 @@ def power_norm_figure(r: EigenResult) -> Figure:
     """||W^l||, the worst case over g_0, against rho^l: transient growth of a non-normal W."""
     distance = r.distance.tolist()
     data = [
-        line(distance, finite_list(r.log10_power_norm), "||W^l||", BLUE),
-        line(distance, finite_list(r.log10_direct), "||g_l|| for this g_0", GREEN, "dash"),
-        line(distance, finite_list(r.log10_radius_power), "rho^l", VERMILLION, "dot"),
+        line(distance, finite_list(r.log10_power_norm), norm(W_L), BLUE),
+        line(
+            distance,
+            finite_list(r.log10_direct),
+            f"{norm(G_L)} for this g<sub>0</sub>",
+            GREEN,
+            "dash",
+        ),
+        line(distance, finite_list(r.log10_radius_power), RHO_L, VERMILLION, "dot"),
     ]
     sentence = _power_sentence(r)
     made = layout(
-        "||W^l|| against rho^l",
+        f"{norm(W_L)} against {RHO_L}",
         {"title": {"text": "distance l"}},
-        {"title": {"text": "log10 norm"}},
+        {"title": {"text": f"{LOG10} norm"}},
     )
     return figure("Transient growth", sentence, data, made)
 
@@ -163,7 +186,7 @@ def derivative_figure() -> Figure:
     curves = derivative_curves()
     a = finite_list(curves.a)
     data = [
-        line(a, finite_list(curves.derivative[k]), f"{k}' (gamma = {curves.gamma[k]:g})", *sty)
+        line(a, finite_list(curves.derivative[k]), f"{k}′ (γ = {curves.gamma[k]:g})", *sty)
         for k, sty in NONLINEARITY_STYLE.items()
     ]
     sentence = (
@@ -174,9 +197,66 @@ def derivative_figure() -> Figure:
     made = layout(
         "Derivatives of the nonlinearities",
         {"title": {"text": "pre-activation a"}},
-        {"title": {"text": "phi'(a)"}, "range": [-0.05, 1.1]},
+        {"title": {"text": "φ′(a)"}, "range": [-0.05, 1.1]},
     )
     return figure("Nonlinearity slopes", sentence, data, made)
+
+
+SIGMA_MAX = "\u03c3<sub>max</sub>"
+# Pascanu's markers: a symbol each; markers at the same point are drawn one inside the other,
+# the first of a group the largest, each outlined in white
+CONDITION_SYMBOL = {
+    "tanh": "diamond",
+    "sigmoid": "triangle-up",
+    "relu": "square",
+    "identity": "circle",
+}
+MARKER_SIZE, MARKER_STEP = 10, 7
+
+
+def coincident(sigma_max: float, regions: dict[str, tuple[float, str]]) -> list[list[str]]:
+    """The nonlinearities grouped by the point their marker is drawn at, (sigma_max, gamma),
+    in NONLINEARITY_STYLE order."""
+    groups: dict[tuple[float, float], list[str]] = {}
+    for k in NONLINEARITY_STYLE:
+        groups.setdefault((sigma_max, regions[k][0]), []).append(k)
+    return list(groups.values())
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _condition_markers(sigma_max: float, regions: dict[str, tuple[float, str]]) -> list[dict]:
+    """One marker per nonlinearity at (sigma_max, gamma). Markers that coincide are told
+    apart: drawn largest first, each smaller one on top, and their legend says so."""
+    traces = []
+    for group in coincident(sigma_max, regions):
+        for i, k in enumerate(group):
+            gamma, region = regions[k]
+            others = [o for o in group if o != k]
+            name = f"{k}: {region}"
+            if others:
+                name += f"<br>(same point as {_and(others)})"
+            color = NONLINEARITY_STYLE[k][0]
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "x": [sigma_max],
+                    "y": [gamma],
+                    "name": name,
+                    "marker": {
+                        "color": color,
+                        "size": MARKER_SIZE + MARKER_STEP * (len(group) - 1 - i),
+                        "symbol": CONDITION_SYMBOL.get(k, "diamond"),
+                        "line": {"color": "#ffffff", "width": 1.5},
+                    },
+                    "hovertemplate": f"{k}: {SIGMA_MAX} = %{{x:.3g}}, \u03b3 = %{{y:g}}"
+                    "<extra></extra>",
+                }
+            )
+    return traces
 
 
 def region_figure(r: EigenResult) -> Figure:
@@ -189,22 +269,11 @@ def region_figure(r: EigenResult) -> Figure:
         line(
             finite_list(boundary.sigma),
             finite_list(boundary.gamma),
-            "gamma = 1 / sigma_max",
+            f"\u03b3 = 1/{SIGMA_MAX}",
             BLACK,
         ),
     ]
-    for k, (color, _) in NONLINEARITY_STYLE.items():
-        gamma, region = regions[k]
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "x": [r.sigma_max],
-                "y": [gamma],
-                "name": f"{k}: {region}",
-                "marker": {"color": color, "size": 11, "symbol": "diamond"},
-            }
-        )
+    data += _condition_markers(r.sigma_max, regions)
     notes = [
         {"x": 0.35 * top, "y": 0.12, "text": "vanishing guaranteed", "showarrow": False},
         {"x": 0.7 * top, "y": 0.9, "text": "exploding possible", "showarrow": False},
@@ -214,10 +283,16 @@ def region_figure(r: EigenResult) -> Figure:
         f"With sigma_max(W) = {num(r.sigma_max)}: {words}. sigma_max < 1/gamma guarantees "
         "vanishing; sigma_max > 1/gamma is necessary, not sufficient, for exploding."
     )
+    shared = [group for group in coincident(r.sigma_max, regions) if len(group) > 1]
+    for group in shared:
+        sentence += (
+            f" {_and(group)} share gamma = {regions[group[0]][0]:g}: their markers are drawn "
+            "at the same point, one inside the other."
+        )
     made = layout(
         "Pascanu's conditions",
-        {"title": {"text": "sigma_max(W)"}, "range": [0, top]},
-        {"title": {"text": "gamma"}, "range": [0, 1.1]},
+        {"title": {"text": f"{SIGMA_MAX}(W)"}, "range": [0, top]},
+        {"title": {"text": "\u03b3"}, "range": [0, 1.1]},
         annotations=notes,
     )
     return figure("Pascanu's conditions", sentence, data, made)

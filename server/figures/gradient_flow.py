@@ -21,6 +21,8 @@ from .style import (
     BLUE,
     GREEN,
     GREY,
+    LOG10,
+    MINUS,
     ORANGE,
     SKY,
     VERMILLION,
@@ -30,10 +32,13 @@ from .style import (
     eigenvalue_markers,
     figure,
     hline,
+    jacobian,
     layout,
     legend_entry,
     line,
     marked,
+    matrix,
+    norm,
     num,
     power,
     square_axes,
@@ -54,8 +59,8 @@ def profile_figure(r: GradientFlowResult) -> Figure:
         line(distance, finite_list(r.profile.frobenius), "Frobenius norm", SKY, "dash"),
     ]
     for key, name, color, dash in (
-        ("hh", "dh_T/dh_T-l (c fixed)", GREEN, "dashdot"),
-        ("cc", "dc_T/dc_T-l", ORANGE, "longdash"),
+        ("hh", f"{jacobian('h')} (c fixed)", GREEN, "dashdot"),
+        ("cc", jacobian("c"), ORANGE, "longdash"),
     ):
         block = (getattr(r, "blocks", None) or {}).get(key)
         if block is not None:
@@ -63,7 +68,7 @@ def profile_figure(r: GradientFlowResult) -> Figure:
             measured.append(block.spectral)
     y_range = measured_range(measured, (HORIZON_LOG10,))
     s = r.summary
-    lines = [hline(HORIZON_LOG10, GREY, "1e-3")]
+    lines = [hline(HORIZON_LOG10, GREY, f"10<sup>{MINUS}3</sup>")]
     if s.horizon is not None:
         lines.append(vline(s.horizon, GREY, f" gradient horizon l = {s.horizon}"))
     shapes, notes = marked(lines)
@@ -94,9 +99,9 @@ def profile_figure(r: GradientFlowResult) -> Figure:
     else:
         sentence += "."
     made = layout(
-        f"Gradient norm ||d{what}_T / d{what}_T-l|| against distance l",
-        {"title": {"text": "distance l = T - k (steps back in time)"}},
-        {"title": {"text": "log10 norm"}, "range": y_range, "autorange": False},
+        f"Gradient norm {norm(jacobian(what))}",
+        {"title": {"text": f"distance l = T {MINUS} k (steps back in time)"}},
+        {"title": {"text": f"{LOG10} norm"}, "range": y_range, "autorange": False},
         shapes=shapes,
         annotations=notes,
         **extra,
@@ -122,7 +127,7 @@ def eigenvalue_figure(r: GradientFlowResult) -> Figure:
         legend_entry("unit circle", BLACK),
     ]
     if len(shapes) > 1:
-        data.append(legend_entry("1/gamma circle", VERMILLION, "dash"))
+        data.append(legend_entry("1/γ circle", VERMILLION, "dash"))
     which = RECURRENT_MATRIX[r.config.cell]
     sentence = (
         f"{which} has spectral radius {num(spec.spectral_radius)}; {spec.outside_unit_circle} "
@@ -135,7 +140,9 @@ def eigenvalue_figure(r: GradientFlowResult) -> Figure:
     else:
         sentence += "."
     xaxis, yaxis = square_axes("real part", "imaginary part", reach)
-    made = layout(f"Eigenvalues of {which}", xaxis, {**yaxis, "scaleratio": 1}, shapes=shapes)
+    made = layout(
+        f"Eigenvalues of {matrix(which)}", xaxis, {**yaxis, "scaleratio": 1}, shapes=shapes
+    )
     return figure("Eigenvalues", sentence, data, made)
 
 
@@ -176,14 +183,14 @@ def contribution_figure(r: GradientFlowResult) -> Figure:
         kept, dropped = window_split(contribution, window)
         data = [line(distance, finite_list(kept), f"kept (l < {window})", BLUE)]
         if window < len(distance):
-            name = f"dropped by truncation (l >= {window})"
+            name = f"dropped by truncation (l ≥ {window})"
             data.append(line(distance, finite_list(dropped), name, GREY, "dot"))
     clipped = c.scaled_contributions(contribution)
     if clipped is not None:
         data.append(line(distance, finite_list(clipped), "clipped by norm", ORANGE, "dash"))
     lines = []
     if window is not None and window < r.config.seq_len:
-        lines.append(vline(window, GREY, f" window tau = {window}"))
+        lines.append(vline(window, GREY, f" window τ = {window}"))
     if c.mode != "none":
         for value, color, label in (
             (c.log10_norm_before, BLUE, "total before"),
@@ -210,9 +217,9 @@ def contribution_figure(r: GradientFlowResult) -> Figure:
             f"and is off from full BPTT by {relative_words(error)}."
         )
     made = layout(
-        "Per-step terms of dL/dW_hh",
-        {"title": {"text": "distance l = T - k of the term"}},
-        {"title": {"text": "log10 ||term||"}},
+        f"Per-step terms of dL/d{matrix('W_hh')}",
+        {"title": {"text": f"distance l = T {MINUS} k of the term"}},
+        {"title": {"text": f"{LOG10} {norm('term')}"}},
         shapes=shapes,
         annotations=notes,
     )
@@ -231,11 +238,11 @@ def singular_value_figure(r: GradientFlowResult) -> Figure:
             "y": finite_list(sv),
             "name": "singular values",
             "marker": {"color": GREEN},
-            "hovertemplate": "sigma_%{x} = %{y:.4f}<extra></extra>",
+            "hovertemplate": "σ<sub>%{x}</sub> = %{y:.4f}<extra></extra>",
         }
     ]
     shapes, notes = marked(
-        [hline(1.0 / s.gamma, VERMILLION, "1/gamma", "dash")] if s.gamma is not None else []
+        [hline(1.0 / s.gamma, VERMILLION, "1/γ", "dash")] if s.gamma is not None else []
     )
     which = RECURRENT_MATRIX[r.config.cell]
     sentence = f"{which} has sigma_max = {num(float(sv[0]))} and sigma_min = {num(float(sv[-1]))}"
@@ -256,9 +263,9 @@ def singular_value_figure(r: GradientFlowResult) -> Figure:
     else:
         sentence += "; Pascanu's condition is for the vanilla RNN, the gates rescale every step."
     made = layout(
-        f"Singular values of {which}",
+        f"Singular values of {matrix(which)}",
         {"title": {"text": "index i"}},
-        {"title": {"text": "sigma_i"}, "rangemode": "tozero"},
+        {"title": {"text": "σ<sub>i</sub>"}, "rangemode": "tozero"},
         shapes=shapes,
         annotations=notes,
         bargap=0.15,

@@ -7,7 +7,10 @@ deficiency; lines also differ by dash so the figures survive greyscale printing.
 
 from __future__ import annotations
 
+import html
 import math
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,45 @@ VERMILLION, PURPLE, GREY, BLACK = "#D55E00", "#CC79A7", "#767676", "#000000"
 # Okabe-Ito in the order curves take them; its yellow is too faint on white
 PALETTE = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, BLACK, GREY)
 Figure = dict[str, Any]
+
+# Math in figure text (titles, axis titles, legends, hover), which Plotly renders from a small
+# HTML subset: <sub>, <sup>, and Unicode symbols. Summaries are plain text and stay ASCII-ish.
+MINUS = "\u2212"  # the minus sign, so T-l reads as one subscript, not "dh_T minus l"
+NORM = "\u2016"  # the double bar of a norm
+LOG10 = "log<sub>10</sub>"
+T_MINUS_L = f"T{MINUS}l"
+
+
+def sub(base: str, index: str) -> str:
+    """base with a subscript: sub("W", "hh") is W<sub>hh</sub>."""
+    return f"{base}<sub>{index}</sub>"
+
+
+def norm(text: str) -> str:
+    return f"{NORM}{text}{NORM}"
+
+
+def jacobian(state: str, lower: str = T_MINUS_L) -> str:
+    """dh<sub>T</sub>/dh<sub>T-l</sub> (the LSTM's state "(h, c)" as d(h, c)<sub>T</sub>)."""
+    return f"d{sub(state, 'T')}/d{sub(state, lower)}"
+
+
+def plain_text(text: str) -> str:
+    """Plotly's figure markup as plain text, for CSV headers and data tables:
+    W<sub>hh</sub> -> W_hh, h<sub>T-l</sub> -> h_(T-l), l<sup>2</sup> -> l^2, tags dropped."""
+
+    def script(mark: str):
+        def put(m: re.Match) -> str:
+            inner = m.group(1)
+            return f"{mark}{inner}" if re.fullmatch(r"\w+", inner) else f"{mark}({inner})"
+
+        return put
+
+    text = text.replace(LOG10, "log10")
+    text = re.sub(r"<sub>(.*?)</sub>", script("_"), text)
+    text = re.sub(r"<sup>(.*?)</sup>", script("^"), text)
+    text = re.sub(r"<br\s*/?>", " ", text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
 def figure(title: str, summary: str, data: list, layout: dict) -> Figure:
@@ -45,6 +87,32 @@ def layout(title: str, xaxis: dict, yaxis: dict, **extra) -> dict[str, Any]:
     made["yaxis"].setdefault("gridcolor", "#e5e5e5")
     made.update(extra)
     return made
+
+
+def log_axis(title: str, values: Iterable[float | None], **extra) -> dict[str, Any]:
+    """A log axis labelled in powers of ten only, all in one style (10<sup>-3</sup>,
+    10<sup>0</sup>, 10<sup>2</sup>; never "0.001", "1" or "1m"): ticks on whole decades, every
+    ``dtick``-th so at most about eight labels, no minor labels. The range is padded out to
+    whole decades around the finite positive ``values`` so that at least two labelled ticks
+    are always in view."""
+    logs = [math.log10(v) for v in values if v is not None and math.isfinite(v) and v > 0]
+    low, high = (math.floor(min(logs)), math.ceil(max(logs))) if logs else (-1, 1)
+    if high - low < 1:
+        high = low + 1
+    step = max(1, math.ceil((high - low) / 8))
+    decades = [k for k in range(low, high + 1) if k % step == 0]
+    axis: dict[str, Any] = {
+        "title": {"text": title},
+        "type": "log",
+        "range": [low, high],
+        "autorange": False,
+        "tickmode": "array",
+        "tickvals": [10.0**k for k in decades],
+        "ticktext": [f"10<sup>{k}</sup>".replace("-", MINUS) for k in decades],
+        "minor": {"showgrid": False, "ticks": ""},
+    }
+    axis.update(extra)
+    return axis
 
 
 def line(x, y, name: str, color: str, dash: str = "solid", **extra) -> dict[str, Any]:
@@ -132,6 +200,12 @@ def circle(radius: float, color: str, dash: str) -> dict[str, Any]:
         "y1": radius,
         "line": {"color": color, "dash": dash, "width": 1.5},
     }
+
+
+def matrix(name: str) -> str:
+    """A weight block's name with its subscript: "W_hh" -> W<sub>hh</sub>."""
+    base, _, index = name.partition("_")
+    return sub(base, index) if index else name
 
 
 def eigenvalue_markers(eigenvalues: np.ndarray, marker: dict) -> dict[str, Any]:

@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from ...engine import GradientFlowResult
 from ..serialize import finite_list
-from .style import BLUE, GREY, ORANGE, Figure, figure, hline, layout, line, marked, vline
+from .style import (
+    BLUE,
+    GREY,
+    LOG10,
+    MINUS,
+    ORANGE,
+    Figure,
+    figure,
+    hline,
+    layout,
+    line,
+    log_axis,
+    marked,
+    matrix,
+    norm,
+    vline,
+)
+
+TAU = "τ"
 
 
 def relative_words(error: float) -> str:
@@ -18,15 +36,15 @@ def truncation_figure(r: GradientFlowResult) -> Figure:
         line(
             t.taus.tolist(),
             finite_list(t.log10_relative_error),
-            "||G - G_tau|| / ||G||",
+            f"{norm(f'G {MINUS} G<sub>{TAU}</sub>')} / {norm('G')}",
             BLUE,
             mode="lines+markers" if t_len <= 60 else "lines",
         )
     ]
-    lines = [hline(-3.0, GREY, "1e-3")]
+    lines = [hline(-3.0, GREY, f"10<sup>{MINUS}3</sup>")]
     enough = t.first_tau_below(1e-3)
     if window is not None:
-        lines.append(vline(window, ORANGE, f" tau = {window}"))
+        lines.append(vline(window, ORANGE, f" {TAU} = {window}"))
         sentence = (
             f"Truncating BPTT to the window tau = {window} (the last {window} of {t_len} "
             f"steps) leaves an error of "
@@ -41,9 +59,9 @@ def truncation_figure(r: GradientFlowResult) -> Figure:
     )
     shapes, notes = marked(lines)
     made = layout(
-        "Truncated BPTT: error in dL/dW_hh against the window",
-        {"title": {"text": "window tau (terms with l < tau kept)"}},
-        {"title": {"text": "log10 relative error"}},
+        f"Truncated BPTT: error against window {TAU}",
+        {"title": {"text": f"window {TAU} (terms with l < {TAU} kept)"}},
+        {"title": {"text": f"{LOG10} relative error in dL/d{matrix('W_hh')}"}},
         shapes=shapes,
         annotations=notes,
     )
@@ -65,7 +83,7 @@ def randomized_figure(r: GradientFlowResult) -> Figure:
             marker={"color": GREY, "size": 6, "symbol": "circle-open"},
         ),
         line(m, finite_list(rand.mean_error), "mean of the first m draws", BLUE),
-        line(m, finite_list(rand.rms_over_sqrt_draws), "rms of one draw / sqrt(m)", ORANGE, "dot"),
+        line(m, finite_list(rand.rms_over_sqrt_draws), "rms of one draw / √m", ORANGE, "dot"),
     ]
     sentence = (
         f"Keeping each step with probability {rand.p:.3g} (and weighting it by 1/p) gives an "
@@ -75,8 +93,11 @@ def randomized_figure(r: GradientFlowResult) -> Figure:
         f"1/sqrt(m) would give {float(rand.rms_over_sqrt_draws[-1]):.3g}."
     )
     made = layout(
-        "Randomized truncation: error against draws",
+        "Randomized truncation: error against m",
         {"title": {"text": "number of draws m"}},
-        {"title": {"text": "relative error in dL/dW_hh"}, "type": "log"},
+        log_axis(
+            f"relative error in dL/d{matrix('W_hh')}",
+            [*rand.draw_error, *rand.mean_error, *rand.rms_over_sqrt_draws],
+        ),
     )
     return figure("Randomized truncation converging", sentence, data, made)

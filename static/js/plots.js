@@ -2,9 +2,17 @@
 // keeps one <figure> per server figure, in the server's order, and calls Plotly.react.
 /* global Plotly */
 
-// showSendToCloud: plotly.js 4 adds a "Share chart..." button that uploads the figure to
-// Plotly Cloud by default; nothing leaves this server's pages.
-export const CONFIG = { responsive: true, displaylogo: false, scrollZoom: false, showSendToCloud: false, displayModeBar: false };
+// No mode bar: its buttons were tab stops inside the figure's role="img" and covered the
+// titles; our own buttons under each figure (static/js/figure-tools.js) replace it. Zoom by
+// dragging and double-click to reset stay. showSendToCloud: plotly.js 4 can upload a figure
+// to Plotly Cloud; nothing leaves this server's pages.
+export const CONFIG = {
+  responsive: true,
+  displayModeBar: false,
+  displaylogo: false,
+  scrollZoom: false,
+  showSendToCloud: false,
+};
 
 // A figure that appears after an update (gate heatmaps when the cell becomes an LSTM): a copy
 // of the page's <template id="figure-template">, the server's markup of a figure.

@@ -215,7 +215,7 @@ def test_downloads_and_data_tables_follow_the_controls(make_page):
     assert figure.locator("table").first.locator("tbody tr").count() == 13
     with page.expect_download() as download:
         figure.get_by_role("button", name="PNG", exact=True).click()
-    assert download.value.suggested_filename == "profile.png"
+    assert download.value.suggested_filename == "explore-profile-seq_len12.png"
     # a figure that appears later (gates of an LSTM) gets the same tools
     page.get_by_label("Cell", exact=True).select_option("lstm")
     page.locator("#figure-gates .main-svg").first.wait_for()

@@ -106,7 +106,7 @@ def test_truncation_greys_the_dropped_terms_and_draws_its_error_curve(make_page)
     page.get_by_label("Truncation window", exact=True).fill("15")
     page.locator("#figure-truncation .main-svg").first.wait_for()
     names = page.evaluate("document.getElementById('plot-contributions').data.map(t => t.name)")
-    assert names == ["kept (l < 15)", "dropped by truncation (l >= 15)"]
+    assert names == ["kept (l < 15)", "dropped by truncation (l \u2265 15)"]
     assert "tau = 15" in page.locator("#summary-truncation").inner_text()
     page.wait_for_url(re.compile(r"truncation=15"))
     page.get_by_label("Randomized: keep probability", exact=True).fill("0.5")

@@ -89,7 +89,7 @@ def test_eigen_power_holds_the_norms_of_w_to_the_l(client):
     params = {"seq_len": "30", "non_normal": "true", "radius1": "0.5"}
     api = client.get("/api/v1/eigen", params=params).json()
     named, _ = download_json(client, "/api/v1/eigen/figures/power.json", params)
-    assert named["||W^l||"] == api["log10_power_norm"]
+    assert named["\u2016W^l\u2016"] == api["log10_power_norm"]
     assert named["distance l"] == api["distance"]
 
 

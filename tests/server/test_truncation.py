@@ -107,7 +107,7 @@ def test_contributions_beyond_the_window_are_greyed(client):
     assert names.index("truncation") == names.index("contributions") + 1
     assert "randomized" not in names
     traces = {t["name"]: t for t in figs["contributions"]["figure"]["data"]}
-    kept, dropped = traces["kept (l < 12)"], traces["dropped by truncation (l >= 12)"]
+    kept, dropped = traces["kept (l < 12)"], traces["dropped by truncation (l \u2265 12)"]
     assert kept["y"] == terms[:12] + [None] * (len(terms) - 12)
     assert dropped["y"] == [None] * 12 + terms[12:]
     assert dropped["line"]["color"] == "#767676"  # grey

@@ -1,38 +1,38 @@
 // Math: every element of class "tex" holds TeX, typeset here with KaTeX (vendored, loaded by
 // templates/_math.html before this module). KaTeX writes HTML for the eye and MathML for screen
 // readers; the TeX source is kept in data-tex, and stays the text when scripts do not run.
-// Content added later (a figure's caption, a help text) is typeset when it appears.
+// Content added later (a caption, a help text) is typeset when it appears.
 // (display equations flush left, indented by the CSS, as the prose around them)
 const OPTIONS = { throwOnError: false, output: "htmlAndMathml", fleqn: true };
 
 function typeset(el) {
-  // typeset once per source: skip an element whose KaTeX is in place
-  if (el.firstElementChild?.classList.contains("katex") || el.firstElementChild?.classList.contains("katex-display")) return;
+  // once per source: an element whose first child is KaTeX's output is done
+  const first = el.firstElementChild;
+  if (first && (first.classList.contains("katex") || first.classList.contains("katex-display"))) return;
   const tex = el.textContent.trim();
   el.dataset.tex = tex;
   window.katex.render(tex, el, { ...OPTIONS, displayMode: el.classList.contains("display") });
 }
 
-function typesetAll(root = document) {
-  if (!window.katex) return;
-  for (const el of root.querySelectorAll(".tex")) typeset(el);
+function typesetAll() {
+  for (const el of document.querySelectorAll(".tex")) typeset(el);
 }
 
-// one pass per batch of changes, not per changed node
-let pending = false;
-function schedule() {
-  if (pending) return;
-  pending = true;
-  queueMicrotask(() => {
-    pending = false;
-    typesetAll();
-  });
+// The cell equations (/explore) follow the cell control as soon as it changes.
+const cell = document.querySelector("#controls select[name=cell]");
+function showEquations() {
+  if (!cell) return;
+  for (const el of document.querySelectorAll(".equation[data-cells]")) {
+    el.hidden = !el.dataset.cells.split(" ").includes(cell.value);
+  }
 }
 
 function start() {
   typesetAll();
-  new MutationObserver(schedule).observe(document.body, { childList: true, subtree: true, characterData: true });
-  document.addEventListener("bpttlab:drawn", schedule);
+  // one pass per batch of changes (KaTeX's own output makes one more, which finds nothing)
+  new MutationObserver(typesetAll).observe(document.body, { childList: true, subtree: true });
+  cell?.addEventListener("change", showEquations);
+  document.addEventListener("bpttlab:drawn", () => { showEquations(); typesetAll(); });
 }
 
 if (window.katex) start();

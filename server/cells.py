@@ -53,14 +53,17 @@ def gate_name(gate: str) -> str:
 EQUATIONS = {
     "rnn": r"""<p><b>RNN</b> (<code>nn.RNNCell</code>), with pre-activation
 <span class="tex">a_t</span>:</p>
-<div class="tex display">h_t = \phi(a_t), \qquad
-a_t = W_{ih}\, x_t + b_{ih} + W_{hh}\, h_{t-1} + b_{hh},</div>
+<div class="tex display">\begin{aligned}
+h_t &= \phi(a_t), \\
+a_t &= W_{ih}\, x_t + b_{ih} + W_{hh}\, h_{t-1} + b_{hh},
+\end{aligned}</div>
 <p>so each step's Jacobian and Pascanu et al.'s (2013) bound over <span class="tex">l</span> steps
 are</p>
-<div class="tex display">\frac{\partial h_t}{\partial h_{t-1}}
-= \operatorname{diag}\bigl(\phi'(a_t)\bigr)\, W_{hh},
-\qquad \left\lVert \frac{\partial h_T}{\partial h_{T-l}} \right\rVert
-\le \bigl(\gamma\, \sigma_{\max}(W_{hh})\bigr)^{l},</div>
+<div class="tex display">\begin{aligned}
+\frac{\partial h_t}{\partial h_{t-1}} &= \operatorname{diag}\bigl(\phi'(a_t)\bigr)\, W_{hh}, \\
+\left\lVert \frac{\partial h_T}{\partial h_{T-l}} \right\rVert
+&\le \bigl(\gamma\, \sigma_{\max}(W_{hh})\bigr)^{l},
+\end{aligned}</div>
 <p>where <span class="tex">\gamma</span> is the largest slope of
 <span class="tex">\phi</span>.</p>""",
     "lstm": r"""<p><b>LSTM</b> (<code>nn.LSTMCell</code>, gate rows i | f | g | o; the terms in

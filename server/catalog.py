@@ -114,9 +114,9 @@ COMPARE_PRESETS = (
     ("Untrained, no gate bias: gates near 1/2, all three forget", "/compare"),
     ("The lecture's LSTM: forget gate held open", LSTM_CLAIM),
     ("The lecture's GRU: update gate held open", GRU_CLAIM),
-    ("Both gates open, T = 1000", "/compare?seq_len=1000&forget_bias=5&update_bias=5"),
+    ("Both gates open, $T = 1000$", "/compare?seq_len=1000&forget_bias=5&update_bias=5"),
     (
-        "Sigmoid RNN: gamma = 1/4",
+        r"Sigmoid RNN: $\gamma = 1/4$",
         "/compare?seq_len=300&nonlinearity=sigmoid&forget_bias=5&update_bias=5",
     ),
 )
@@ -230,10 +230,13 @@ EIGEN_MAIN = (
 EIGEN_PRESETS = (
     ("One eigenvalue outside the unit circle", "/eigen"),
     (
-        "Non-normal: all |lambda| = 0.5, yet ||W^l|| grows first",
+        r"Non-normal: all $|\lambda| = 0.5$, yet $\|W^l\|$ grows first",
         "/eigen?radius1=0.5&radius2=0.5&angle2=0&radius3=0.5&angle3=0&non_normal=true",
     ),
-    ("A Gaussian W with spectral radius 0.95", "/eigen?matrix=gaussian&scale=0.95&hidden_size=32"),
+    (
+        "A Gaussian $W$ with spectral radius 0.95",
+        "/eigen?matrix=gaussian&scale=0.95&hidden_size=32",
+    ),
 )
 
 EIGEN = View(

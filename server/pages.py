@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from . import tables
 from .catalog import GRU_CLAIM, LSTM_CLAIM
+from .mathtext import help_text
 from .responses import CacheableRoute
 from .settings import ROOT, Settings
 from .views import Registry, View, oembed_url, page_context
@@ -22,6 +23,9 @@ PLOTLY_VERSION = "4.1.1"
 PLOTLY_PATH = f"/vendor/plotly-cartesian-{PLOTLY_VERSION}.min.js"
 PLOTLY_FILE = ROOT / "static" / PLOTLY_PATH.lstrip("/")  # what the static export copies
 SWAGGER_UI_PATH = "/vendor/swagger-ui-5.35.0"
+# KaTeX typesets the pages' math (templates/_math.html, static/js/math.js); its stylesheet is
+# trimmed to the woff2 fonts it ships with (see README, "Vendored files")
+KATEX_PATH = "/vendor/katex-0.19.1"
 
 
 class VendorFiles(StaticFiles):
@@ -38,6 +42,8 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     t = Jinja2Templates(directory=settings.templates_dir)
     t.env.globals["plotly_path"] = PLOTLY_PATH
     t.env.globals["oembed_url"] = oembed_url
+    t.env.globals["katex_path"] = KATEX_PATH
+    t.env.filters["help_text"] = help_text
     t.env.globals["figure_table"] = lambda f: tables.table(tables.figure_data(f))
     return t
 

@@ -27,33 +27,33 @@ class CliffQuery(QueryModel):
     seq_len: bounded(
         int,
         "Sequence length",
-        "T of x_t = w phi(x_(t-1)) + b, t = 1..T (1..500; long sequences with "
-        "large |w| are refused when the gradient could exceed 1e300).",
+        r"$T$ of $x_t = w\,\phi(x_{t-1}) + b$, $t = 1, \dots, T$ (1..500; long sequences "
+        r"with large $|w|$ are refused when the gradient could exceed 1e300).",
         ge=1,
         le=500,
         slide=(1, 200, 1),
     ) = 30
     nonlinearity: Annotated[
         Literal["sigmoid", "tanh"],
-        Field(title="Nonlinearity", description="phi: `sigmoid` (Pascanu et al.) or `tanh`."),
+        Field(title="Nonlinearity", description=r"$\phi$: `sigmoid` (Pascanu et al.) or `tanh`."),
     ] = "sigmoid"
-    w_min: _axis_end("w from", "Left end of the w axis (-50..50).") = 1.0
-    w_max: _axis_end("w to", "Right end of the w axis (-50..50).") = 10.0
-    b_min: _axis_end("b from", "Bottom of the b axis (-50..50).") = -7.0
-    b_max: _axis_end("b to", "Top of the b axis (-50..50).") = 7.0
+    w_min: _axis_end("w from", "Left end of the $w$ axis (-50..50).") = 1.0
+    w_max: _axis_end("w to", "Right end of the $w$ axis (-50..50).") = 10.0
+    b_min: _axis_end("b from", "Bottom of the $b$ axis (-50..50).") = -7.0
+    b_max: _axis_end("b to", "Top of the $b$ axis (-50..50).") = 7.0
     resolution: bounded(
         int,
         "Grid points per axis",
-        "Resolution of the (w, b) grid (2..301).",
+        "Resolution of the $(w, b)$ grid (2..301).",
         ge=2,
         le=301,
         slide=(11, 301, 10),
     ) = 121
     start_w: _start(
-        "Start w", "w of the descent's starting point (click on the surface to set it)."
+        "Start w", "$w$ of the descent's starting point (click on the surface to set it)."
     ) = 5.0
     start_b: _start(
-        "Start b", "b of the descent's starting point (click on the surface to set it)."
+        "Start b", "$b$ of the descent's starting point (click on the surface to set it)."
     ) = -3.0
     learning_rate: bounded(
         float,
@@ -74,7 +74,8 @@ class CliffQuery(QueryModel):
     clip_threshold: bounded(
         float,
         "Clipping threshold",
-        "max_norm of clip_grad_norm_ and clip_value of clip_grad_value_ (> 0, at most 1e6).",
+        "`max_norm` of `clip_grad_norm_` and `clip_value` of `clip_grad_value_` "
+        "(> 0, at most 1e6).",
         gt=0,
         le=1e6,
         slide=(0.01, 10, 0.01),

@@ -16,13 +16,13 @@ _DEFAULT_RADII, _DEFAULT_ANGLES = (1.05, 0.9, 0.6), (0.0, 0.5, 2.0)
 
 
 def _radius(k: int, default: float):
-    description = f"|lambda| of eigenvalue {k} (0..10; used with matrix=eigenvalues)."
+    description = rf"$|\lambda|$ of eigenvalue {k} (0..10; used with `matrix=eigenvalues`)."
     return bounded(float, f"Radius {k}", description, ge=0, le=10, slide=(0, 2, 0.01)), default
 
 
 def _angle(k: int, default: float):
     description = (
-        f"Argument of eigenvalue {k} in radians (0..pi): 0 or pi gives a real "
+        rf"Argument of eigenvalue {k} in radians (0..$\pi$): 0 or $\pi$ gives a real "
         "eigenvalue, anything else a complex-conjugate pair."
     )
     return (
@@ -59,9 +59,10 @@ EigenQuery = create_model(
             Literal[("eigenvalues", *INITS)],
             Field(
                 title="Matrix",
-                description="`eigenvalues`: W = V B V^T built from the three (radius, angle) "
-                "pairs, V a random orthogonal basis; or one of the inits of /explore "
-                "(`gaussian`, `orthogonal`, `identity`, `pytorch`) with hidden_size and scale.",
+                description=r"`eigenvalues`: $W = V B V^\top$ built from the three (radius, "
+                "angle) pairs, $V$ a random orthogonal basis; or one of the inits of /explore "
+                "(`gaussian`, `orthogonal`, `identity`, `pytorch`) with `hidden_size` and "
+                "`scale`.",
             ),
         ],
         "eigenvalues",
@@ -80,8 +81,8 @@ EigenQuery = create_model(
             Field(
                 title="Non-normal",
                 description="Couple consecutive eigenvalue blocks (eigenvalues unchanged): "
-                "W becomes non-normal and ||g_l|| can grow for a while although every "
-                "|lambda| < 1.",
+                r"$W$ becomes non-normal and $\|g_l\|$ can grow for a while although every "
+                r"$|\lambda| < 1$.",
             ),
         ],
         False,
@@ -101,7 +102,7 @@ EigenQuery = create_model(
         bounded(
             int,
             "Hidden size",
-            f"n for the inits (1..{MAX_HIDDEN}).",
+            f"$n$ for the inits (1..{MAX_HIDDEN}).",
             ge=1,
             le=MAX_HIDDEN,
             slide=(1, 64, 1),
@@ -113,7 +114,7 @@ EigenQuery = create_model(
         bounded(
             int,
             "Sequence length",
-            f"Distances l = 0..T followed back (0..{MAX_SEQ_LEN}).",
+            rf"Distances $l = 0, \dots, T$ followed back (0..{MAX_SEQ_LEN}).",
             ge=0,
             le=MAX_SEQ_LEN,
             slide=(1, 300, 1),

@@ -20,7 +20,7 @@ MAX_DRAWS = 100
 Scale = bounded(
     float,
     "Weight scale",
-    "Scale of W_hh (0..100); for `gaussian` the spectral radius itself.",
+    "Scale of $W_{hh}$ (0..100); for `gaussian` the spectral radius itself.",
     ge=0,
     le=100,
     slide=(0, 3, 0.01),
@@ -28,7 +28,7 @@ Scale = bounded(
 Seed = bounded(
     int,
     "Seed",
-    f"Seed of numpy.random.default_rng for every drawn tensor (0..{MAX_SEED}).",
+    f"Seed of `numpy.random.default_rng` for every drawn tensor (0..{MAX_SEED}).",
     ge=0,
     le=MAX_SEED,
 )
@@ -43,23 +43,23 @@ class GradientFlowQuery(QueryModel):
         choice(cell_names()),
         Field(
             title="Cell",
-            description="Recurrent cell: vanilla `rnn` (nn.RNNCell), `lstm` (nn.LSTMCell) "
-            "or `gru` (nn.GRUCell).",
+            description="Recurrent cell: vanilla `rnn` (`nn.RNNCell`), `lstm` "
+            "(`nn.LSTMCell`) or `gru` (`nn.GRUCell`).",
         ),
     ] = "rnn"
     nonlinearity: Annotated[
         choice(NONLINEARITIES),
         Field(
             title="Nonlinearity",
-            description="phi of the vanilla RNN, h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + "
-            "b_hh). Slope bound gamma: tanh 1, sigmoid 1/4, relu 1, identity 1. Gated cells "
-            "use sigmoid and tanh as PyTorch does and ignore it.",
+            description=r"$\phi$ of the vanilla RNN, $h_t = \phi(W_{ih} x_t + b_{ih} + "
+            r"W_{hh} h_{t-1} + b_{hh})$. Slope bound $\gamma$: tanh 1, sigmoid 1/4, relu 1, "
+            "identity 1. Gated cells use sigmoid and tanh as PyTorch does and ignore it.",
         ),
     ] = "tanh"
     hidden_size: bounded(
         int,
         "Hidden size",
-        f"Number of hidden units n (1..{MAX_HIDDEN}).",
+        f"Number of hidden units $n$ (1..{MAX_HIDDEN}).",
         ge=1,
         le=MAX_HIDDEN,
         slide=(1, MAX_HIDDEN, 1),
@@ -67,7 +67,7 @@ class GradientFlowQuery(QueryModel):
     input_size: bounded(
         int,
         "Input size",
-        f"Dimension d of each input x_t (1..{MAX_INPUT}).",
+        f"Dimension $d$ of each input $x_t$ (1..{MAX_INPUT}).",
         ge=1,
         le=MAX_INPUT,
         slide=(1, MAX_INPUT, 1),
@@ -75,8 +75,8 @@ class GradientFlowQuery(QueryModel):
     seq_len: bounded(
         int,
         "Sequence length",
-        f"Number of time steps T (1..{MAX_SEQ_LEN}); the gradient is followed "
-        "back from h_T over distances l = 0..T.",
+        f"Number of time steps $T$ (1..{MAX_SEQ_LEN}); the gradient is followed "
+        r"back from $h_T$ over distances $l = 0, \dots, T$.",
         ge=1,
         le=MAX_SEQ_LEN,
         slide=(1, MAX_SEQ_LEN, 1),
@@ -85,15 +85,18 @@ class GradientFlowQuery(QueryModel):
         choice(INITS),
         Field(
             title="Initialisation",
-            description="W_hh: `gaussian` (iid normal rescaled to spectral radius = scale), "
-            "`orthogonal` (Haar orthogonal x scale), `identity` (scale x I), `pytorch` "
-            "(U(-1/sqrt(n), 1/sqrt(n)) x scale).",
+            description="$W_{hh}$: `gaussian` (iid normal rescaled to spectral radius = "
+            r"scale), `orthogonal` (Haar orthogonal $\times$ scale), `identity` (scale "
+            r"$\times I$), `pytorch` ($U(-1/\sqrt{n}, 1/\sqrt{n}) \times$ scale).",
         ),
     ] = "gaussian"
     scale: Scale = 1.0
     input: Annotated[
         choice(INPUTS),
-        Field(title="Inputs", description="`random` (iid normal x input_scale) or `zeros`."),
+        Field(
+            title="Inputs",
+            description=r"`random` (iid normal $\times$ `input_scale`) or `zeros`.",
+        ),
     ] = "random"
     input_scale: bounded(
         float,
@@ -105,7 +108,7 @@ class GradientFlowQuery(QueryModel):
     ) = 1.0
     h0: Annotated[
         choice(H0S),
-        Field(title="Initial state", description="h_0 (and c_0): `zeros` or `random`."),
+        Field(title="Initial state", description="$h_0$ (and $c_0$): `zeros` or `random`."),
     ] = "zeros"
     seed: Seed = 0
     clip: Annotated[
@@ -113,13 +116,13 @@ class GradientFlowQuery(QueryModel):
         Field(
             title="Clipping",
             description="Gradient clipping with PyTorch's semantics: `none`, `norm` "
-            "(clip_grad_norm_, global over all parameters) or `value` (clip_grad_value_).",
+            "(`clip_grad_norm_`, global over all parameters) or `value` (`clip_grad_value_`).",
         ),
     ] = "none"
     clip_threshold: bounded(
         float,
         "Clipping threshold",
-        "max_norm for `norm`, clip_value for `value` (> 0, at most 1e6).",
+        "`max_norm` for `norm`, `clip_value` for `value` (> 0, at most 1e6).",
         gt=0,
         le=1e6,
         slide=(0.01, 10, 0.01),
@@ -128,22 +131,24 @@ class GradientFlowQuery(QueryModel):
         choice(GRU_FORMS),
         Field(
             title="GRU form",
-            description="`pytorch` (nn.GRUCell: h = (1-z) n + z h_prev, reset applied to "
-            "W_hn h + b_hn) or `lecture` (h = (1-u) h_prev + u h~, reset before the matmul).",
+            description=r"`pytorch` (`nn.GRUCell`: $h_t = (1 - z)\,n + z\,h_{t-1}$, reset "
+            r"applied to $W_{hn} h + b_{hn}$) or `lecture` "
+            r"($h_t = (1 - u)\,h_{t-1} + u\,\tilde h$, reset before the matmul).",
         ),
     ] = "pytorch"
     peephole: Annotated[
         bool,
         Field(
             title="Peepholes",
-            description="LSTM only: the gates also read c_{t-1} through diagonal weights.",
+            description="LSTM only: the gates also read the cell state through diagonal "
+            "weights ($c_{t-1}$; the output gate $c_t$).",
         ),
     ] = False
     forget_bias: bounded(
         float,
         "Forget-gate bias",
         "LSTM only: added to the forget gate's drawn bias (-50..50); large "
-        "positive values hold the gate open (f near 1).",
+        "positive values hold the gate open ($f$ near 1).",
         ge=-50,
         le=50,
         slide=(-10, 20, 0.1),
@@ -152,7 +157,7 @@ class GradientFlowQuery(QueryModel):
         float,
         "Update-gate bias",
         "GRU only: added to the update gate's drawn bias (-50..50). In the "
-        "PyTorch form +20 keeps h (z near 1); in the lecture form -20 does.",
+        "PyTorch form +20 keeps $h$ ($z$ near 1); in the lecture form -20 does.",
         ge=-50,
         le=50,
         slide=(-20, 20, 0.1),
@@ -160,9 +165,10 @@ class GradientFlowQuery(QueryModel):
     truncation: bounded(
         int,
         "Truncation window",
-        f"Truncated BPTT: keep the terms of dL/dW_hh from the last tau steps "
-        f"only (0..{MAX_SEQ_LEN}; 0, or any tau >= seq_len, is full BPTT). Nonzero adds "
-        "`truncation` to the response: the relative error of every window tau = 1..T.",
+        r"Truncated BPTT: keep the terms of $\partial L / \partial W_{hh}$ from the last "
+        rf"$\tau$ steps only (0..{MAX_SEQ_LEN}; 0, or any $\tau \ge$ `seq_len`, is full "
+        "BPTT). Nonzero adds `truncation` to the response: the relative error of every "
+        r"window $\tau = 1, \dots, T$.",
         ge=0,
         le=MAX_SEQ_LEN,
         slide=(0, MAX_SEQ_LEN, 1),
@@ -170,8 +176,8 @@ class GradientFlowQuery(QueryModel):
     keep_prob: bounded(
         float,
         "Randomized: keep probability",
-        "Randomized truncation: each step's term is kept with probability p "
-        "and reweighted by 1/p, an unbiased estimate of full BPTT ((0, 1]; 1 is off). "
+        "Randomized truncation: each step's term is kept with probability $p$ "
+        "and reweighted by $1/p$, an unbiased estimate of full BPTT ((0, 1]; 1 is off). "
         "Below 1 adds `truncation.randomized`: `draws` estimates and their running mean.",
         gt=0,
         le=1,
@@ -181,7 +187,7 @@ class GradientFlowQuery(QueryModel):
         int,
         "Randomized: draws",
         f"Number of randomized truncations drawn (1..{MAX_DRAWS}), from "
-        "numpy.random.default_rng(seed).",
+        "`numpy.random.default_rng(seed)`.",
         ge=1,
         le=MAX_DRAWS,
         slide=(1, MAX_DRAWS, 1),

@@ -1,6 +1,14 @@
 // Every view: controls -> fetch the view's figures -> Plotly.react. State lives in the URL.
-// The form names its API (data-api); the server answers {query, figures, numbers?}.
-// After each draw the form's data-query holds the canonical query and `bpttlab:drawn` fires.
+// The form names its API (data-api); the server answers {query, label?, figures, numbers?}.
+// After each draw the form's data-query (and data-label) hold the canonical query (and its
+// one-line description) and `bpttlab:drawn` fires.
+//
+// Latest wins: at most one /figures request is in flight. A change made meanwhile only
+// marks the page stale; when the answer comes (drawn or not), the newest state is sent, if
+// it is not the one just asked for. So a drag over ten positions computes the first and
+// the last, not ten. While a request is in flight the figures it will replace are dimmed
+// (class `computing`, aria-busy) and the status above them says so, with the server's
+// estimate (<api>/estimate) when it expects more than a second.
 import { debounce, formState, writeUrl } from "./state.js";
 import { drawAll } from "./plots.js";
 
@@ -12,8 +20,8 @@ const numbers = document.getElementById("numbers");
 const api = form.dataset.api;
 const keep = form.dataset.keep || ""; // an embed's own parameters, kept in its URL
 const only = figuresBox.dataset.only ? figuresBox.dataset.only.split(",") : null; // figures=
-let latest = 0;
-let inflight = null;
+const LONG = 1; // seconds: from this estimate on, the status says how long
+let inflight = null; // the query of the request in flight
 
 // Controls that apply to some values of a selector (data-cells) show only then: the
 // selector is the form's `cell` (explore) or `matrix` (eigen) control.
@@ -31,27 +39,61 @@ function showProblem(message) {
   problems.textContent = message || "";
 }
 
-async function update() {
-  const id = ++latest;
-  if (inflight) inflight.abort();
-  inflight = new AbortController();
-  const query = formState(form).toString();
-  status.textContent = "Computing...";
-  let response, body;
+// The figures about to be replaced, dimmed, and the status above them.
+function progress(query) {
+  const figures = figuresBox.querySelectorAll("figure.fig");
+  figuresBox.setAttribute("aria-busy", String(query !== null));
+  for (const figure of figures) {
+    figure.classList.toggle("computing", query !== null);
+    if (query === null) delete figure.dataset.progress;
+    else figure.dataset.progress = "Computing";
+  }
+  status.textContent = query === null ? "" : "Computing...";
+  if (query !== null) estimate(query);
+}
+
+async function estimate(query) {
+  let seconds;
   try {
-    response = await fetch(`${api}/figures?${query}`, { signal: inflight.signal });
+    const response = await fetch(`${api}/estimate?${query}`);
+    if (!response.ok) return;
+    ({ seconds } = await response.json());
+  } catch {
+    return; // the figures request will say what went wrong
+  }
+  if (inflight !== query || !(seconds >= LONG)) return;
+  const about = `about ${Math.round(seconds)} s`;
+  status.textContent = `Computing, ${about}...`;
+  for (const figure of figuresBox.querySelectorAll("figure.fig.computing")) {
+    figure.dataset.progress = `Computing, ${about}`;
+  }
+}
+
+// Ask for the current state, unless a request is in flight: then its answer asks.
+function request() {
+  if (inflight === null) send(formState(form).toString());
+}
+
+async function send(query) {
+  inflight = query;
+  progress(query);
+  let response, body, failure = null;
+  try {
+    response = await fetch(`${api}/figures?${query}`);
     body = await response.json();
   } catch (err) {
-    if (err.name === "AbortError") return;
-    if (id === latest) { showProblem(`Could not reach the server: ${err.message}`); status.textContent = ""; }
-    return;
+    failure = err;
   }
-  if (id !== latest) return; // a newer request owns the page
-  status.textContent = "";
-  if (!response.ok) {
-    showProblem(body.message || `Error ${response.status}`);
-    return;
-  }
+  inflight = null;
+  progress(null);
+  if (failure) showProblem(`Could not reach the server: ${failure.message}`);
+  else if (!response.ok) showProblem(body.message || `Error ${response.status}`);
+  else draw(body);
+  const newest = formState(form).toString();
+  if (newest !== query) send(newest);
+}
+
+function draw(body) {
   showProblem("");
   drawAll(figuresBox, only ? body.figures.filter((f) => only.includes(f.name)) : body.figures);
   writeUrl(body.query, keep);
@@ -63,6 +105,7 @@ async function update() {
     link.href = `/${form.dataset.view}${suffix}`;
   }
   form.dataset.query = body.query;
+  form.dataset.label = body.label || "";
   document.dispatchEvent(new CustomEvent("bpttlab:drawn"));
   if (numbers && body.numbers) showNumbers(body.numbers);
   document.body.dataset.query = body.query;
@@ -75,7 +118,7 @@ function showNumbers(items) {
   }
 }
 
-const scheduled = debounce(update, 120);
+const scheduled = debounce(request, 120);
 
 form.addEventListener("input", (event) => {
   const el = event.target;
@@ -88,9 +131,10 @@ form.addEventListener("input", (event) => {
   scheduled();
 });
 form.addEventListener("change", scheduled);
-form.addEventListener("submit", (event) => { event.preventDefault(); update(); });
+form.addEventListener("submit", (event) => { event.preventDefault(); request(); });
 
 form.querySelector(".apply").hidden = true; // with JS every change applies itself
+figuresBox.before(status); // the status of the figures, where the eyes are: above them
 showCells();
 drawAll(figuresBox, JSON.parse(document.getElementById("initial-figures").textContent));
 document.body.dataset.ready = "true";

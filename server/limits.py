@@ -41,6 +41,7 @@ GRID_POINT = 2**11  # one point of the cliff's (w, b) grid for one time step (ve
 RETRY_AFTER = 2  # seconds a refused request is asked to wait
 LIGHT_THREADS = 40  # worker threads besides the computations and their queue (pages, posts)
 SWITCH_INTERVAL = 0.001  # seconds: see lifespan
+GONE_POLL = 0.05  # seconds between looks at a waiting request's client
 CLIENT_CLOSED = 499  # the answer to a request whose client has gone (never read)
 
 
@@ -196,7 +197,8 @@ class Limiter:
     ``slot()`` is re-entrant in a thread: a computation that needs another (a response body
     that needs a result) holds one slot, not two; it yields True to the outermost holder.
     A request whose client has gone (``cancel.client_gone``) is refused with ``ClientGone``
-    before it queues and when it gets its slot, before it computes. ``started`` counts the
+    before it queues, while it waits (it leaves the queue within ``GONE_POLL``) and when it
+    gets its slot, before it computes. ``started`` counts the
     slots given to computations, ``skipped_gone`` the requests refused so.
     """
 
@@ -234,8 +236,11 @@ class Limiter:
                 raise Busy(self)
             self._admitted += 1
         try:
-            with self._slots:
-                self._skip_if_gone()  # gone while it waited: the slot goes to the next
+            # waiting, a request looks at its client now and then: gone, it leaves the queue
+            while not self._slots.acquire(timeout=GONE_POLL):
+                self._skip_if_gone()
+            try:
+                self._skip_if_gone()  # gone just as its turn came: the slot goes to the next
                 with self._lock:
                     self.started += 1
                 self._held.depth = 1
@@ -243,6 +248,8 @@ class Limiter:
                     yield True
                 finally:
                     self._held.depth = 0
+            finally:
+                self._slots.release()
         finally:
             with self._lock:
                 self._admitted -= 1

@@ -69,13 +69,16 @@ async function estimate(query) {
   }
 }
 
-// Ask for the current state, unless a request is in flight: then its answer asks.
+// Ask for the current state, unless a request is in flight: then its answer asks (the form
+// is marked stale meanwhile).
 function request() {
   if (inflight === null) send(formState(form).toString());
+  else form.dataset.stale = "true";
 }
 
 async function send(query) {
   inflight = query;
+  delete form.dataset.stale;
   progress(query);
   let response, body, failure = null;
   try {
@@ -91,6 +94,7 @@ async function send(query) {
   else draw(body);
   const newest = formState(form).toString();
   if (newest !== query) send(newest);
+  else delete form.dataset.stale;
 }
 
 function draw(body) {

@@ -138,7 +138,12 @@ form.addEventListener("change", scheduled);
 form.addEventListener("submit", (event) => { event.preventDefault(); request(); });
 
 form.querySelector(".apply").hidden = true; // with JS every change applies itself
-figuresBox.before(status); // the status of the figures, where the eyes are: above them
+// The status of the figures where the eyes are: over their top edge, in sight while they
+// are scrolled (a sticky box of no height: the page does not move when it fills).
+const statusBox = document.createElement("div");
+statusBox.className = "figures-status";
+statusBox.append(status);
+figuresBox.before(statusBox);
 showCells();
 drawAll(figuresBox, JSON.parse(document.getElementById("initial-figures").textContent));
 document.body.dataset.ready = "true";

@@ -193,13 +193,13 @@ def main() -> None:
     server, base = start_server()
     try:
         print("one computation (GET /figures, uncached), seconds:")
-        done = set()
+        one = {}
         for _, config, _, _ in SCENARIOS:
-            key = tuple(sorted(config.items()))
-            if key not in done:
-                done.add(key)
+            key = urlencode(config)
+            if key not in one:
                 times = single(base, config, [7001, 7002, 7003])
-                print(f"  {urlencode(config)}: " + ", ".join(f"{t:.2f}" for t in times))
+                one[key] = statistics.median(times)
+                print(f"  {key}: " + ", ".join(f"{t:.2f}" for t in times))
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for name, config, slider, values in SCENARIOS:
@@ -208,10 +208,12 @@ def main() -> None:
                     for run in range(args.runs)
                 ]
                 latencies = [r["latency"] for r in runs]
+                median = statistics.median(latencies)
                 print(
                     f"{name}: {POSITIONS} positions in {DRAG_SECONDS:.0f} s; release -> final "
-                    f"figure: median {statistics.median(latencies):.2f} s, max "
-                    f"{max(latencies):.2f} s over {len(runs)} drags (target {TARGET} s); "
+                    f"figure: median {median:.2f} s ({median / one[urlencode(config)]:.1f} "
+                    f"times one computation), max {max(latencies):.2f} s over {len(runs)} "
+                    f"drags (target {TARGET} s); "
                     "computations per drag: "
                     + ", ".join(str(r["computed"]) for r in runs)
                     + "; skipped (client gone): "

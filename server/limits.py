@@ -8,9 +8,9 @@ so the budget is an operator's knob.
 
 A ``Limiter`` lets at most ``max_concurrent`` computations run in a process at once and at
 most ``max_queue`` more wait for a slot; one more is refused with a 503 and Retry-After. A
-request whose client has gone (server/cancel.py) does not queue, and gives its slot back as
-soon as it gets one, without computing; the Limiter counts the computations it started and
-those it skipped so.
+request whose client has gone (server/cancel.py) does not queue, leaves the queue, or gives
+its slot back as soon as it gets one, without computing; the Limiter counts the computations
+it started and the requests it skipped so.
 """
 
 from __future__ import annotations
@@ -198,8 +198,8 @@ class Limiter:
     that needs a result) holds one slot, not two; it yields True to the outermost holder.
     A request whose client has gone (``cancel.client_gone``) is refused with ``ClientGone``
     before it queues, while it waits (it leaves the queue within ``GONE_POLL``) and when it
-    gets its slot, before it computes. ``started`` counts the
-    slots given to computations, ``skipped_gone`` the requests refused so.
+    gets its slot, before it computes. ``started`` counts the slots given to computations,
+    ``skipped_gone`` the requests refused so.
     """
 
     def __init__(self, max_concurrent: int, max_queue: int):

@@ -88,13 +88,16 @@ async function send(query) {
     failure = err;
   }
   inflight = null;
-  progress(null);
   if (failure) showProblem(`Could not reach the server: ${failure.message}`);
   else if (!response.ok) showProblem(body.message || `Error ${response.status}`);
   else draw(body);
   const newest = formState(form).toString();
-  if (newest !== query) send(newest);
-  else delete form.dataset.stale;
+  if (newest !== query) {
+    send(newest); // the figures stay dimmed: they are about to be replaced again
+  } else {
+    delete form.dataset.stale;
+    progress(null);
+  }
 }
 
 function draw(body) {

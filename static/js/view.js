@@ -5,8 +5,12 @@
 //
 // Latest wins: at most one /figures request is in flight. A change made meanwhile only
 // marks the page stale; when the answer comes (drawn or not), the newest state is sent, if
-// it is not the one just asked for. So a drag over ten positions computes the first and
-// the last, not ten. While a request is in flight the figures it will replace are dimmed
+// it is not the one just asked for. So a drag over ten positions computes two or three
+// states, not ten. On the release of a slider (`change`) the page does not wait for the
+// answer to a state it has left: it drops that request and asks for the final state at once
+// (the server finishes a computation already running, on its other core, and does not start
+// one still queued); a request sent so is not dropped in turn, so at most two computations
+// of a page run at once. While a request is in flight the figures it will replace are dimmed
 // (class `computing`, aria-busy) and the status above them says so, with the server's
 // estimate (<api>/estimate) when it expects more than a second.
 import { debounce, formState, writeUrl } from "./state.js";
@@ -22,6 +26,8 @@ const keep = form.dataset.keep || ""; // an embed's own parameters, kept in its 
 const only = figuresBox.dataset.only ? figuresBox.dataset.only.split(",") : null; // figures=
 const LONG = 1; // seconds: from this estimate on, the status says how long
 let inflight = null; // the query of the request in flight
+let dropping = null; // how to drop it (null: it may not be dropped)
+let settled = null; // the query of the last answer (drawn or not), set once the page is up
 
 // Controls that apply to some values of a selector (data-cells) show only then: the
 // selector is the form's `cell` (explore) or `matrix` (eigen) control.
@@ -76,18 +82,26 @@ function request() {
   else form.dataset.stale = "true";
 }
 
-async function send(query) {
+async function send(query, droppable = true) {
   inflight = query;
   delete form.dataset.stale;
   progress(query);
+  const controller = new AbortController();
+  dropping = droppable ? controller : null;
   let response, body, failure = null;
   try {
-    response = await fetch(`${api}/figures?${query}`);
+    response = await fetch(`${api}/figures?${query}`, { signal: controller.signal });
     body = await response.json();
   } catch (err) {
     failure = err;
   }
   inflight = null;
+  dropping = null;
+  if (controller.signal.aborted) {
+    send(formState(form).toString(), false); // dropped on release: the final state now
+    return;
+  }
+  settled = query;
   if (failure) showProblem(`Could not reach the server: ${failure.message}`);
   else if (!response.ok) showProblem(body.message || `Error ${response.status}`);
   else draw(body);
@@ -125,7 +139,13 @@ function showNumbers(items) {
   }
 }
 
-const scheduled = debounce(request, 120);
+// A change that leaves the state as last answered (a number box's `change` after its
+// `input`s) asks nothing.
+function changed() {
+  if (inflight !== null || formState(form).toString() !== settled) request();
+}
+
+const scheduled = debounce(changed, 120);
 
 form.addEventListener("input", (event) => {
   const el = event.target;
@@ -137,7 +157,11 @@ form.addEventListener("input", (event) => {
   if (el.name === "cell" || el.name === "matrix") showCells();
   scheduled();
 });
-form.addEventListener("change", scheduled);
+form.addEventListener("change", (event) => {
+  const released = event.target.type === "range";
+  if (released && dropping && formState(form).toString() !== inflight) dropping.abort();
+  else scheduled();
+});
 form.addEventListener("submit", (event) => { event.preventDefault(); request(); });
 
 form.querySelector(".apply").hidden = true; // with JS every change applies itself
@@ -148,5 +172,6 @@ statusBox.className = "figures-status";
 statusBox.append(status);
 figuresBox.before(statusBox);
 showCells();
+settled = formState(form).toString();
 drawAll(figuresBox, JSON.parse(document.getElementById("initial-figures").textContent));
 document.body.dataset.ready = "true";

@@ -234,3 +234,42 @@ def wait_until_admitted(limiter, count: int) -> None:
     while limiter.admitted != count:
         assert time.monotonic() < deadline, f"{limiter.admitted} admitted, not {count}"
         time.sleep(0.01)
+
+
+RECORD_DRAWS = """
+() => {
+  window.draws = [];
+  document.addEventListener("bpttlab:drawn", () => {
+    window.draws.push(document.getElementById("controls").dataset.query);
+  });
+}
+"""
+
+
+def test_a_slider_released_drops_the_request_for_a_state_it_left(open_page, served, gate):
+    """On release (`change`) the page does not wait for the answer to a state it has left:
+    it asks for the final state at once and never draws the dropped one."""
+    _, app = served
+    runtime = app.state.runtime
+    page = open_page("/explore?seq_len=80&seed=5")
+    p = page.page
+    p.evaluate(RECORD_DRAWS)
+    before = runtime.started
+    gate.clear()
+    p.evaluate(CHANGE, [["scale-slider", 1.05]])
+    wait_until(p, lambda: runtime.started == before + 1, what="scale 1.05 computing")
+    p.evaluate(CHANGE, [["scale-slider", 1.3]])
+    assert len(page.figure_requests) == 1
+    p.evaluate(
+        "() => document.getElementById('scale-slider')"
+        ".dispatchEvent(new Event('change', { bubbles: true }))"
+    )
+    wait_until(p, lambda: len(page.figure_requests) == 2, what="the final state asked at once")
+    assert "scale=1.3" in page.figure_requests[1]
+    gate.set()
+    final = GradientFlowQuery(seq_len=80, seed=5, scale=1.3).query_string()
+    wait_until(p, lambda: p.evaluate(PROGRESS)["drawn"] == final, what="scale 1.3 drawn")
+    wait_until(p, lambda: not p.evaluate(PROGRESS)["dimmed"], what="nothing dimmed")
+    assert p.evaluate("() => window.draws") == [final]  # the dropped answer was not drawn
+    assert runtime.started == before + 2 and len(page.figure_requests) == 2
+    assert page.errors == [f"failed: {page.figure_requests[0]}"]  # the dropped one, only

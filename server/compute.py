@@ -11,11 +11,15 @@ request; ``using`` does so outside a server (the static export).
 The cost of a request is checked once, where the request comes in (server/caching.py for the
 API, ``affordable`` for pages, the downloads and the POST), never by the run_* functions.
 A request that is answered from the cache takes no computing slot; one that is not takes one
-slot for all its work (the result and the response body made from it).
+slot for all its work (the result and the response body made from it). A GET whose client
+disconnects while it waits for a slot is not computed (server/cancel.py). The runtime counts
+the computations it started and skipped (``started``, ``skipped_gone``) and times them, which
+calibrates the estimates of how long the next will take (server/estimates.py).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,8 +40,9 @@ from ..engine.cliff import (
 )
 from ..engine.compare import CompareResult, compare_cells
 from ..engine.eigen import EigenResult, eigen_expansion
-from . import limits
+from . import estimates, limits
 from .caching import ByteLRU
+from .cancel import watch_disconnect
 from .limits import Limiter
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery, QueryModel
 from .settings import Settings
@@ -47,11 +52,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Runtime:
-    """An app's cost budget, computing slots and cache."""
+    """An app's cost budget, computing slots, cache, and the timings of its computations."""
 
     budget: float
     limiter: Limiter
     cache: ByteLRU
+    timings: estimates.Timings
 
     @classmethod
     def of(cls, settings: Settings) -> Runtime:
@@ -59,7 +65,18 @@ class Runtime:
             settings.cost_budget,
             Limiter(settings.max_concurrent, settings.max_queue),
             ByteLRU(settings.cache_bytes),
+            estimates.Timings(),
         )
+
+    @property
+    def started(self) -> int:
+        """Computations started (a slot given to a request not answered from the cache)."""
+        return self.limiter.started
+
+    @property
+    def skipped_gone(self) -> int:
+        """Requests not computed because their client had gone when they would have started."""
+        return self.limiter.skipped_gone
 
 
 _current: ContextVar[Runtime] = ContextVar("bpttlab_runtime")
@@ -87,7 +104,8 @@ def runtime() -> Runtime:
 
 
 class RuntimeContext:
-    """ASGI middleware: each request runs with its app's ``app.state.runtime`` current."""
+    """ASGI middleware: each request runs with its app's ``app.state.runtime`` current, and
+    each GET with its client-gone flag watched (server/cancel.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -97,13 +115,22 @@ class RuntimeContext:
             await self.app(scope, receive, send)
             return
         with using(scope["app"].state.runtime):
-            await self.app(scope, receive, send)
+            await watch_disconnect(self.app, scope, receive, send)
 
 
 def in_slot(compute: Callable[[], T]) -> T:
-    """compute() in a computing slot: at once, after waiting in the queue, or a 503."""
-    with runtime().limiter.slot():
-        return compute()
+    """compute() in a computing slot: at once, after waiting in the queue, or a 503 (or
+    nothing, if the client has gone before it started). The outermost slot of a request
+    whose cost was noted is timed (server/estimates.py)."""
+    rt = runtime()
+    with rt.limiter.slot() as outermost:
+        noted = estimates.noted() if outermost else None
+        if noted is None:
+            return compute()
+        start = time.perf_counter()
+        value = compute()
+        rt.timings.record(*noted, time.perf_counter() - start)
+        return value
 
 
 def computed(key: tuple, compute: Callable[[], T]) -> T:

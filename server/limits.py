@@ -7,7 +7,10 @@ formula, the estimate and the budget. The default budget admits every query the 
 so the budget is an operator's knob.
 
 A ``Limiter`` lets at most ``max_concurrent`` computations run in a process at once and at
-most ``max_queue`` more wait for a slot; one more is refused with a 503 and Retry-After.
+most ``max_queue`` more wait for a slot; one more is refused with a 503 and Retry-After. A
+request whose client has gone (server/cancel.py) does not queue, leaves the queue, or gives
+its slot back as soon as it gets one, without computing; the Limiter counts the computations
+it started and the requests it skipped so.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from ..engine.cells import compared_cells, get_cell
+from . import estimates
+from .cancel import ClientGone, client_gone
 from .errors import error_item, error_response
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
 from .serialize import JSONResponse
@@ -36,6 +41,8 @@ GRID_POINT = 2**11  # one point of the cliff's (w, b) grid for one time step (ve
 RETRY_AFTER = 2  # seconds a refused request is asked to wait
 LIGHT_THREADS = 40  # worker threads besides the computations and their queue (pages, posts)
 SWITCH_INTERVAL = 0.001  # seconds: see lifespan
+GONE_POLL = 0.05  # seconds between looks at a waiting request's client
+CLIENT_CLOSED = 499  # the answer to a request whose client has gone (never read)
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,13 @@ class OverBudget(Exception):
         self.item = item
 
 
-def check_budget(q: BaseModel, budget: float) -> None:
+def check_budget(q: BaseModel, budget: float) -> Cost:
+    """q's cost, noted as the current request's (server/estimates.py), or a 422 over budget."""
     cost = estimate(q)
     if cost.value > budget:
         raise OverBudget(cost.error(budget))
+    estimates.note(type(q).__name__, cost.value)
+    return cost
 
 
 def affordable(q: BaseModel, problems: list[dict], budget: float):
@@ -154,6 +164,7 @@ def affordable(q: BaseModel, problems: list[dict], budget: float):
     page shows. Only when even the defaults are over the budget is the page refused."""
     cost = estimate(q)
     if cost.value <= budget:
+        estimates.note(type(q).__name__, cost.value)
         return q, problems
     model = type(q)
     kept = q.model_dump(exclude=set(cost.fields))
@@ -162,7 +173,9 @@ def affordable(q: BaseModel, problems: list[dict], budget: float):
             candidate = model.model_validate(fallback)
         except ValueError:  # a cross-field check that held with the old values
             continue
-        if estimate(candidate).value <= budget:
+        value = estimate(candidate).value
+        if value <= budget:
+            estimates.note(model.__name__, value)
             return candidate, [*problems, cost.error(budget)]
     raise OverBudget(cost.error(budget))
 
@@ -182,7 +195,11 @@ class Limiter:
     """At most ``max_concurrent`` holders of a slot at once, at most ``max_queue`` waiting.
 
     ``slot()`` is re-entrant in a thread: a computation that needs another (a response body
-    that needs a result) holds one slot, not two.
+    that needs a result) holds one slot, not two; it yields True to the outermost holder.
+    A request whose client has gone (``cancel.client_gone``) is refused with ``ClientGone``
+    before it queues, while it waits (it leaves the queue within ``GONE_POLL``) and when it
+    gets its slot, before it computes. ``started`` counts the slots given to computations,
+    ``skipped_gone`` the requests refused so.
     """
 
     def __init__(self, max_concurrent: int, max_queue: int):
@@ -191,31 +208,48 @@ class Limiter:
         self._lock = threading.Lock()
         self._admitted = 0  # running + waiting
         self._held = threading.local()
+        self.started = 0
+        self.skipped_gone = 0
 
     @property
     def admitted(self) -> int:
         return self._admitted
 
+    def _skip_if_gone(self) -> None:
+        if client_gone():
+            with self._lock:
+                self.skipped_gone += 1
+            raise ClientGone
+
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self) -> Iterator[bool]:
         if getattr(self._held, "depth", 0):
             self._held.depth += 1
             try:
-                yield
+                yield False
             finally:
                 self._held.depth -= 1
             return
+        self._skip_if_gone()
         with self._lock:
             if self._admitted >= self.max_concurrent + self.max_queue:
                 raise Busy(self)
             self._admitted += 1
         try:
-            with self._slots:
+            # waiting, a request looks at its client now and then: gone, it leaves the queue
+            while not self._slots.acquire(timeout=GONE_POLL):
+                self._skip_if_gone()
+            try:
+                self._skip_if_gone()  # gone just as its turn came: the slot goes to the next
+                with self._lock:
+                    self.started += 1
                 self._held.depth = 1
                 try:
-                    yield
+                    yield True
                 finally:
                     self._held.depth = 0
+            finally:
+                self._slots.release()
         finally:
             with self._lock:
                 self._admitted -= 1
@@ -230,9 +264,15 @@ async def _busy(request: Request, exc: Busy) -> JSONResponse:
     return error_response(503, [item], headers={"Retry-After": str(RETRY_AFTER)})
 
 
+async def _client_gone(request: Request, exc: ClientGone) -> JSONResponse:
+    # nobody reads it: the status nginx logs for a client that closed the connection
+    return error_response(CLIENT_CLOSED, [error_item("request", str(exc), "client_gone", {})])
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(OverBudget, _over_budget)
     app.add_exception_handler(Busy, _busy)
+    app.add_exception_handler(ClientGone, _client_gone)
 
 
 @asynccontextmanager

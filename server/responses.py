@@ -25,6 +25,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from . import limits
 from .compute import check_cost, computed, runtime
 from .serialize import JSONResponse
 
@@ -103,10 +104,26 @@ def cached_response(
             content = JSONResponse(content).body
         return Body.of(content, media_type, headers or {})
 
-    key = ("body", request.url.path, q.model_dump_json())
+    key = body_key(request.url.path, q)
     made = computed(key, body)
     runtime().cache.put(_as_sent(request), key)
     return made.response(request)
+
+
+def body_key(path: str, q: BaseModel) -> tuple:
+    """Where the body of path for the normalised query q is kept in the cache."""
+    return ("body", path, q.model_dump_json())
+
+
+def how_long(q: BaseModel, path: str) -> dict[str, Any]:
+    """The estimate of a request for path with query q, before any work: its cost (a 422
+    over the budget), whether its body is kept (answered at once), and the seconds it is
+    expected to take (server/estimates.py; 0 when kept)."""
+    rt = runtime()
+    cost = limits.check_budget(q, rt.budget)
+    cached = body_key(path, q) in rt.cache
+    seconds = 0.0 if cached else rt.timings.seconds(type(q).__name__, cost.value)
+    return {"seconds": round(seconds, 2), "cost": cost.value, "cached": cached}
 
 
 def _kept(request: Request) -> Body | None:

@@ -1,6 +1,18 @@
 // Every view: controls -> fetch the view's figures -> Plotly.react. State lives in the URL.
-// The form names its API (data-api); the server answers {query, figures, numbers?}.
-// After each draw the form's data-query holds the canonical query and `bpttlab:drawn` fires.
+// The form names its API (data-api); the server answers {query, label?, figures, numbers?}.
+// After each draw the form's data-query (and data-label) hold the canonical query (and its
+// one-line description) and `bpttlab:drawn` fires.
+//
+// Latest wins: at most one /figures request is in flight. A change made meanwhile only
+// marks the page stale; when the answer comes (drawn or not), the newest state is sent, if
+// it is not the one just asked for. So a drag over ten positions computes two or three
+// states, not ten. On the release of a slider (`change`) the page does not wait for the
+// answer to a state it has left: it drops that request and asks for the final state at once
+// (the server finishes a computation already running, on its other core, and does not start
+// one still queued); a request sent so is not dropped in turn, so at most two computations
+// of a page run at once. While a request is in flight the figures it will replace are dimmed
+// (class `computing`, aria-busy) and the status above them says so, with the server's
+// estimate (<api>/estimate) when it expects more than a second.
 import { debounce, formState, writeUrl } from "./state.js";
 import { drawAll } from "./plots.js";
 
@@ -12,8 +24,10 @@ const numbers = document.getElementById("numbers");
 const api = form.dataset.api;
 const keep = form.dataset.keep || ""; // an embed's own parameters, kept in its URL
 const only = figuresBox.dataset.only ? figuresBox.dataset.only.split(",") : null; // figures=
-let latest = 0;
-let inflight = null;
+const LONG = 1; // seconds: from this estimate on, the status says how long
+let inflight = null; // the query of the request in flight
+let dropping = null; // how to drop it (null: it may not be dropped)
+let settled = null; // the query of the last answer (drawn or not), set once the page is up
 
 // Controls that apply to some values of a selector (data-cells) show only then: the
 // selector is the form's `cell` (explore) or `matrix` (eigen) control.
@@ -31,27 +45,76 @@ function showProblem(message) {
   problems.textContent = message || "";
 }
 
-async function update() {
-  const id = ++latest;
-  if (inflight) inflight.abort();
-  inflight = new AbortController();
-  const query = formState(form).toString();
-  status.textContent = "Computing...";
-  let response, body;
+// The figures about to be replaced, dimmed, and the status above them.
+function progress(query) {
+  const figures = figuresBox.querySelectorAll("figure.fig");
+  figuresBox.setAttribute("aria-busy", String(query !== null));
+  for (const figure of figures) {
+    figure.classList.toggle("computing", query !== null);
+    if (query === null) delete figure.dataset.progress;
+    else figure.dataset.progress = "Computing";
+  }
+  status.textContent = query === null ? "" : "Computing...";
+  if (query !== null) estimate(query);
+}
+
+async function estimate(query) {
+  let seconds;
   try {
-    response = await fetch(`${api}/figures?${query}`, { signal: inflight.signal });
+    const response = await fetch(`${api}/estimate?${query}`);
+    if (!response.ok) return;
+    ({ seconds } = await response.json());
+  } catch {
+    return; // the figures request will say what went wrong
+  }
+  if (inflight !== query || !(seconds >= LONG)) return;
+  const about = `about ${Math.round(seconds)} s`;
+  status.textContent = `Computing, ${about}...`;
+  for (const figure of figuresBox.querySelectorAll("figure.fig.computing")) {
+    figure.dataset.progress = `Computing, ${about}`;
+  }
+}
+
+// Ask for the current state, unless a request is in flight: then its answer asks (the form
+// is marked stale meanwhile).
+function request() {
+  if (inflight === null) send(formState(form).toString());
+  else form.dataset.stale = "true";
+}
+
+async function send(query, droppable = true) {
+  inflight = query;
+  delete form.dataset.stale;
+  progress(query);
+  const controller = new AbortController();
+  dropping = droppable ? controller : null;
+  let response, body, failure = null;
+  try {
+    response = await fetch(`${api}/figures?${query}`, { signal: controller.signal });
     body = await response.json();
   } catch (err) {
-    if (err.name === "AbortError") return;
-    if (id === latest) { showProblem(`Could not reach the server: ${err.message}`); status.textContent = ""; }
+    failure = err;
+  }
+  inflight = null;
+  dropping = null;
+  if (controller.signal.aborted) {
+    send(formState(form).toString(), false); // dropped on release: the final state now
     return;
   }
-  if (id !== latest) return; // a newer request owns the page
-  status.textContent = "";
-  if (!response.ok) {
-    showProblem(body.message || `Error ${response.status}`);
-    return;
+  settled = query;
+  if (failure) showProblem(`Could not reach the server: ${failure.message}`);
+  else if (!response.ok) showProblem(body.message || `Error ${response.status}`);
+  else draw(body);
+  const newest = formState(form).toString();
+  if (newest !== query) {
+    send(newest); // the figures stay dimmed: they are about to be replaced again
+  } else {
+    delete form.dataset.stale;
+    progress(null);
   }
+}
+
+function draw(body) {
   showProblem("");
   drawAll(figuresBox, only ? body.figures.filter((f) => only.includes(f.name)) : body.figures);
   writeUrl(body.query, keep);
@@ -63,6 +126,7 @@ async function update() {
     link.href = `/${form.dataset.view}${suffix}`;
   }
   form.dataset.query = body.query;
+  form.dataset.label = body.label || "";
   document.dispatchEvent(new CustomEvent("bpttlab:drawn"));
   if (numbers && body.numbers) showNumbers(body.numbers);
   document.body.dataset.query = body.query;
@@ -75,7 +139,13 @@ function showNumbers(items) {
   }
 }
 
-const scheduled = debounce(update, 120);
+// A change that leaves the state as last answered (a number box's `change` after its
+// `input`s) asks nothing.
+function changed() {
+  if (inflight !== null || formState(form).toString() !== settled) request();
+}
+
+const scheduled = debounce(changed, 120);
 
 form.addEventListener("input", (event) => {
   const el = event.target;
@@ -87,10 +157,21 @@ form.addEventListener("input", (event) => {
   if (el.name === "cell" || el.name === "matrix") showCells();
   scheduled();
 });
-form.addEventListener("change", scheduled);
-form.addEventListener("submit", (event) => { event.preventDefault(); update(); });
+form.addEventListener("change", (event) => {
+  const released = event.target.type === "range";
+  if (released && dropping && formState(form).toString() !== inflight) dropping.abort();
+  else scheduled();
+});
+form.addEventListener("submit", (event) => { event.preventDefault(); request(); });
 
 form.querySelector(".apply").hidden = true; // with JS every change applies itself
+// The status of the figures where the eyes are: over their top edge, in sight while they
+// are scrolled (a sticky box of no height: the page does not move when it fills).
+const statusBox = document.createElement("div");
+statusBox.className = "figures-status";
+statusBox.append(status);
+figuresBox.before(statusBox);
 showCells();
+settled = formState(form).toString();
 drawAll(figuresBox, JSON.parse(document.getElementById("initial-figures").textContent));
 document.body.dataset.ready = "true";

@@ -63,6 +63,7 @@ async function update() {
     link.href = `/${form.dataset.view}${suffix}`;
   }
   form.dataset.query = body.query;
+  form.dataset.label = body.label;
   document.dispatchEvent(new CustomEvent("bpttlab:drawn"));
   if (numbers && body.numbers) showNumbers(body.numbers);
   document.body.dataset.query = body.query;

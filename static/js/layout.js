@@ -1,4 +1,4 @@
-// Layout: the controls' summary bar on a phone (it opens the controls as a sheet over the
+// Layout: the controls' help on demand, their summary bar on a phone (it opens the controls as a sheet over the
 // lower half of the screen, so the figures stay in sight above them), the sticky controls
 // panel on a laptop (it scrolls with the page until its last control is in sight, never in a
 // scroll box of its own), and the intro's "More about this view" on a phone.
@@ -39,6 +39,13 @@ if (toggle) {
   });
   narrow.addEventListener("change", () => setOpen(false, { focus: false }));
 }
+
+// Help texts on demand: one button shows (or hides) every control's help in the panel.
+const helpToggle = form.querySelector(".help-toggle");
+helpToggle?.addEventListener("click", () => {
+  const shown = form.classList.toggle("show-help");
+  helpToggle.textContent = shown ? "Hide help" : "Show help";
+});
 
 // On a laptop the panel sticks to the top of the screen when it fits; when it is taller than
 // the screen it sticks by its foot instead, so the page's own scroll brings every control in.

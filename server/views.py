@@ -236,11 +236,8 @@ def page_context(view: View, params: Mapping[str, str], embed: bool = False) -> 
     values = q.model_dump()
     main, more = view.controls(values)
     groups = view.control_groups(values)
-    compact = (
-        [c for g in groups for c in g.controls if c.name in view.compact]
-        if embed and e.controls == "compact"
-        else []
-    )
+    by_name = {c.name: c for g in groups for c in g.controls}
+    compact = [by_name[n] for n in view.compact] if embed and e.controls == "compact" else []
     return {
         **view.context,
         "page": view.name,

@@ -25,9 +25,15 @@ async def health(response: Response) -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-def _figures(q, built: dict[str, list]) -> dict[str, Any]:
-    """The body of a /figures endpoint: the configuration, its query string, the figures."""
-    body = {"config": q.model_dump(), "query": q.query_string(), "figures": built["figures"]}
+def _figures(view: View, q, built: dict[str, list]) -> dict[str, Any]:
+    """The body of a /figures endpoint: the configuration, its query string, its one-line
+    label (view.label), the figures."""
+    body = {
+        "config": q.model_dump(),
+        "query": q.query_string(),
+        "label": view.label(q),
+        "figures": built["figures"],
+    }
     return body if built.get("numbers") is None else {**body, "numbers": built["numbers"]}
 
 
@@ -58,7 +64,7 @@ def _endpoints(view: View) -> tuple[Callable, Callable, Callable]:
         return cached_response(request, q, lambda: view.payload(view.compute(q), q))
 
     def figures(request: Request, q: query) -> Response:
-        return cached_response(request, q, lambda: _figures(q, view.build(q)))
+        return cached_response(request, q, lambda: _figures(view, q, view.build(q)))
 
     def estimate(response: Response, q: query) -> Estimate:
         response.headers["Cache-Control"] = "no-store"

@@ -6,37 +6,96 @@ from __future__ import annotations
 
 from ..engine import cliff
 from . import figures, serialize
-from .cells import EQUATIONS, cells_of
+from .cells import CELL_NAMES, EQUATIONS, cells_of
 from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
-from .views import ApiDocs, Registry, View
+from .views import ApiDocs, Group, Registry, View
+
+
+def _n(x: float) -> str:
+    """A number as a label writes it: 1, 0.95, 1e-06."""
+    return f"{x:g}"
+
+
+def _extras(q) -> list[str]:
+    """The rarely changed settings of the gradient-flow queries, named when not the default."""
+    fields = type(q).model_fields
+    parts = []
+    if q.input_size != fields["input_size"].default:
+        parts.append(f"input size {q.input_size}")
+    if q.input != fields["input"].default:
+        parts.append(f"{q.input} inputs")
+    elif q.input_scale != fields["input_scale"].default:
+        parts.append(f"input scale {_n(q.input_scale)}")
+    if q.h0 != fields["h0"].default:
+        parts.append(f"{q.h0} h0")
+    return parts
+
+
+def _cell(q, cell: str) -> list[str]:
+    """How a label names the cell and its own settings."""
+    if cell == "lstm":
+        name = "LSTM with peepholes" if q.peephole else "LSTM"
+        return [name, f"forget bias {_n(q.forget_bias)}"]
+    if cell == "gru":
+        name = "GRU" if q.gru_form == "pytorch" else f"GRU ({q.gru_form} form)"
+        return [name, f"update bias {_n(q.update_bias)}"]
+    return [f"{q.nonlinearity} {CELL_NAMES.get(cell, cell)}"]
+
 
 # -- the gradient-flow explorer ---------------------------------------------------------------
 
-# the explorer's controls, main ones first, each shown for the cells it applies to
-EXPLORE_MAIN = tuple(
-    (name, cells_of(name))
-    for name in (
-        "cell",
-        "forget_bias",
-        "peephole",
-        "update_bias",
-        "gru_form",
-        "seq_len",
-        "nonlinearity",
-        "hidden_size",
-        "init",
-        "scale",
-        "seed",
-        "clip",
-        "clip_threshold",
-        "truncation",
-        "keep_prob",
-    )
+
+def _controls(*names: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Explorer controls, each shown for the cells it applies to."""
+    return tuple((name, cells_of(name)) for name in names)
+
+
+EXPLORE_GROUPS = (
+    Group(
+        "Cell and sizes",
+        _controls(
+            "cell",
+            "forget_bias",
+            "peephole",
+            "update_bias",
+            "gru_form",
+            "nonlinearity",
+            "seq_len",
+            "hidden_size",
+        ),
+    ),
+    Group("Weights", _controls("init", "scale", "seed")),
+    Group(
+        "Clipping and truncation", _controls("clip", "clip_threshold", "truncation", "keep_prob")
+    ),
+    Group(
+        "More controls: inputs, initial state, draws",
+        _controls("draws", "input_size", "input", "input_scale", "h0"),
+        more=True,
+    ),
 )
-EXPLORE_MORE = tuple(
-    (name, cells_of(name)) for name in ("draws", "input_size", "input", "input_scale", "h0")
-)
+
+
+def explore_label(q) -> str:
+    """'tanh RNN, n = 32, T = 100, gaussian init, scale 1, seed 0', and what else is set."""
+    parts = [
+        *_cell(q, q.cell),
+        f"n = {q.hidden_size}",
+        f"T = {q.seq_len}",
+        f"{q.init} init",
+        f"scale {_n(q.scale)}",
+        f"seed {q.seed}",
+    ]
+    if q.clip != "none":
+        parts.append(f"clipped by {q.clip} at {_n(q.clip_threshold)}")
+    if q.truncation:
+        full = " (full BPTT)" if q.truncation >= q.seq_len else ""
+        parts.append(f"truncated to τ = {q.truncation}{full}")
+    if q.keep_prob < 1:
+        parts.append(f"randomized truncation p = {_n(q.keep_prob)}, {q.draws} draws")
+    return ", ".join(parts + _extras(q))
+
 
 EXPLORE = View(
     name="explore",
@@ -71,11 +130,14 @@ EXPLORE = View(
         figures_summary="The Plotly figures of the explorer for one configuration",
         figures_description=(
             "The figures /explore draws (Plotly data + layout), each with a one-sentence "
-            "summary, and the canonical query string of the configuration."
+            "summary, the canonical query string of the configuration and its `label`, one "
+            "line in words."
         ),
     ),
-    main=EXPLORE_MAIN,
-    more=EXPLORE_MORE,
+    groups=EXPLORE_GROUPS,
+    label=explore_label,
+    # a compact embed shows the length, the scale and the one knob of its cell
+    compact=("nonlinearity", "forget_bias", "update_bias", "seq_len", "scale"),
     grid=(("seq_len", (25, 50, 100, 200, 400)), ("scale", (0.5, 0.9, 1.0, 1.1, 1.5))),
     values=(
         ("hidden_size", (8, 16, 32, 64, 128)),
@@ -92,21 +154,37 @@ EXPLORE = View(
 
 # -- three cells side by side -----------------------------------------------------------------
 
-COMPARE_MAIN = tuple(
-    (name, ())
-    for name in (
-        "seq_len",
-        "forget_bias",
-        "update_bias",
-        "gru_form",
-        "peephole",
-        "nonlinearity",
-        "hidden_size",
-        "init",
-        "scale",
-        "seed",
-    )
+COMPARE_GROUPS = (
+    Group("Sequence and sizes", (("seq_len", ()), ("nonlinearity", ()), ("hidden_size", ()))),
+    Group(
+        "Gates",
+        (("forget_bias", ()), ("update_bias", ()), ("gru_form", ()), ("peephole", ())),
+    ),
+    Group("Weights", (("init", ()), ("scale", ()), ("seed", ()))),
+    Group(
+        "More controls: inputs, initial state",
+        tuple((n, ()) for n in ("input_size", "input", "input_scale", "h0")),
+        more=True,
+    ),
 )
+
+
+def compare_label(q) -> str:
+    """'T = 400, n = 32, tanh RNN, forget bias 3, update bias 0, gaussian init, scale 1, ...'"""
+    gru = "" if q.gru_form == "pytorch" else f" ({q.gru_form} GRU form)"
+    parts = [
+        f"T = {q.seq_len}",
+        f"n = {q.hidden_size}",
+        f"{q.nonlinearity} RNN",
+        f"forget bias {_n(q.forget_bias)}" + (" with peepholes" if q.peephole else ""),
+        f"update bias {_n(q.update_bias)}{gru}",
+        f"{q.init} init",
+        f"scale {_n(q.scale)}",
+        f"seed {q.seed}",
+    ]
+    return ", ".join(parts + _extras(q))
+
+
 # the URLs of the lecture's claims 7 and 8 (the home page links them; tests/server/test_claims.py)
 LSTM_CLAIM = "/compare?seq_len=400&forget_bias=3"
 GRU_CLAIM = "/compare?seq_len=400&update_bias=4"
@@ -144,8 +222,9 @@ COMPARE = View(
         ),
         figures_summary="The Plotly figures of /compare",
     ),
-    main=COMPARE_MAIN,
-    more=tuple((n, ()) for n, _ in EXPLORE_MORE if n in CompareQuery.model_fields),
+    groups=COMPARE_GROUPS,
+    label=compare_label,
+    compact=("seq_len", "forget_bias", "update_bias"),
     grid=(("seq_len", (50, 100, 200, 400)), ("forget_bias", (0.0, 1.0, 3.0, 5.0))),
     values=(
         ("update_bias", (-4.0, 0.0, 4.0, 8.0)),
@@ -159,8 +238,25 @@ COMPARE = View(
 
 # -- Pascanu's cliff ----------------------------------------------------------------------------
 
-CLIFF_MAIN = ("learning_rate", "steps", "clip_threshold", "start_w", "start_b", "seq_len")
-CLIFF_MORE = ("nonlinearity", "w_min", "w_max", "b_min", "b_max", "resolution")
+CLIFF_GROUPS = (
+    Group("Gradient descent", (("learning_rate", ()), ("steps", ()), ("clip_threshold", ()))),
+    Group("Start and length", (("start_w", ()), ("start_b", ()), ("seq_len", ()))),
+    Group(
+        "The model and the grid",
+        tuple((n, ()) for n in ("nonlinearity", "w_min", "w_max", "b_min", "b_max", "resolution")),
+        more=True,
+    ),
+)
+
+
+def cliff_label(q) -> str:
+    """'sigmoid unit, T = 30, start (w, b) = (5, -3), learning rate 0.5, 200 steps, clip at 1'"""
+    return (
+        f"{q.nonlinearity} unit, T = {q.seq_len}, start (w, b) = ({_n(q.start_w)}, "
+        f"{_n(q.start_b)}), learning rate {_n(q.learning_rate)}, {q.steps} steps, "
+        f"clip at {_n(q.clip_threshold)}"
+    )
+
 
 CLIFF = View(
     name="cliff",
@@ -192,8 +288,9 @@ CLIFF = View(
         ),
         figures_summary="The Plotly figures of /cliff",
     ),
-    main=tuple((name, ()) for name in CLIFF_MAIN),
-    more=tuple((name, ()) for name in CLIFF_MORE),
+    groups=CLIFF_GROUPS,
+    label=cliff_label,
+    compact=("clip_threshold", "learning_rate", "seq_len"),
     grid=(("clip_threshold", (0.1, 0.5, 1.0, 2.0, 5.0)),),
     values=(
         ("learning_rate", (0.1, 0.5, 1.0, 2.0)),
@@ -201,7 +298,6 @@ CLIFF = View(
         ("seq_len", (10, 20, 30, 50)),
     ),
     context={
-        "more_label": "The model and the grid",
         "extra_script": "js/cliff.js",
         "cliff_terms": {
             "seq_len": CliffQuery.model_fields["seq_len"].default,
@@ -217,16 +313,38 @@ CLIFF = View(
 # -- the linear case ----------------------------------------------------------------------------
 
 _BLOCKS, _INITS = ("eigenvalues",), ("gaussian", "orthogonal", "identity", "pytorch")
-EIGEN_MAIN = (
-    ("matrix", ()),
-    *((f"{part}{k}", _BLOCKS) for k in (1, 2, 3) for part in ("radius", "angle")),
-    ("non_normal", _BLOCKS),
-    ("coupling", _BLOCKS),
-    ("hidden_size", _INITS),
-    ("scale", _INITS),
-    ("seq_len", ()),
-    ("seed", ()),
+EIGEN_GROUPS = (
+    Group(
+        "The matrix",
+        (
+            ("matrix", ()),
+            ("non_normal", _BLOCKS),
+            ("coupling", _BLOCKS),
+            ("hidden_size", _INITS),
+            ("scale", _INITS),
+        ),
+    ),
+    Group(
+        "Eigenvalues (radius, angle)",
+        tuple((f"{part}{k}", _BLOCKS) for k in (1, 2, 3) for part in ("radius", "angle")),
+    ),
+    Group("Run", (("seq_len", ()), ("seed", ()))),
 )
+
+
+def eigen_label(q) -> str:
+    """'|λ| = 1.05, 0.9, 0.6 at angles 0, 0.5, 2, T = 50, seed 0', or the init's W."""
+    if q.matrix == "eigenvalues":
+        radii = ", ".join(_n(getattr(q, f"radius{k}")) for k in (1, 2, 3))
+        angles = ", ".join(_n(getattr(q, f"angle{k}")) for k in (1, 2, 3))
+        parts = [f"|λ| = {radii} at angles {angles}"]
+        if q.non_normal:
+            parts.append(f"non-normal (coupling {_n(q.coupling)})")
+    else:
+        parts = [f"{q.matrix} W", f"n = {q.hidden_size}", f"scale {_n(q.scale)}"]
+    return ", ".join([*parts, f"T = {q.seq_len}", f"seed {q.seed}"])
+
+
 EIGEN_PRESETS = (
     ("One eigenvalue outside the unit circle", "/eigen"),
     (
@@ -260,7 +378,9 @@ EIGEN = View(
         ),
         figures_summary="The Plotly figures of /eigen",
     ),
-    main=EIGEN_MAIN,
+    groups=EIGEN_GROUPS,
+    label=eigen_label,
+    compact=("radius1", "non_normal", "seq_len"),
     grid=(("radius1", (0.5, 0.9, 1.0, 1.05, 1.1)), ("seq_len", (25, 50, 100))),
     values=(
         *((f"radius{k}", (0.5, 0.9, 1.0, 1.05, 1.1)) for k in (2, 3)),

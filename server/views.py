@@ -30,7 +30,10 @@ class EmbedParams(BaseModel):
 
     controls: Annotated[
         Literal["none", "compact", "full"],
-        Field(description="none: figures only; compact: the main controls; full: all of them"),
+        Field(
+            description="none: figures only; compact: the view's (at most) three main "
+            "controls; full: all of them"
+        ),
     ] = "compact"
     figures: Annotated[
         str, Field(max_length=500, description="comma list of figure names; empty: all")
@@ -62,12 +65,36 @@ class ApiDocs:
 
 
 @dataclass(frozen=True)
+class Group:
+    """A labelled group of a view's controls: a <fieldset> with its legend on the page or,
+    ``more``, a collapsed <details> whose summary is the legend (the rarely used ones)."""
+
+    legend: str
+    controls: Controls
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class ControlGroup:
+    """A group as a page renders it: its legend, its controls, and the cells it applies to
+    when every control of it applies to the same ones (the page hides it for the others)."""
+
+    legend: str
+    controls: list[Control]
+    more: bool
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class View:
     """One view. ``compute`` runs the engine for a validated query (server/compute.py),
     ``draw`` turns the result into ``{"figures": [...], "numbers": [...]}`` (server/figures)
     and ``payload`` into the data endpoint's JSON; ``grid`` lists, per field, the values the
-    static export precomputes besides the chosen one, and ``values`` the teaching values of
-    the other numeric fields an export may be asked to vary (``--vary``)."""
+    static export precomputes besides the chosen one. ``groups`` are the page's controls in
+    labelled groups, ``compact`` the (at most three) controls a compact embed shows, and
+    ``label`` the one-line description of a configuration (the phone's summary bar, the PNG
+    footnote, the /figures body's ``label``); ``values`` the teaching values of the other numeric
+    fields an export may be asked to vary (``--vary``)."""
 
     name: str
     title: str
@@ -78,8 +105,9 @@ class View:
     draw: Callable[[Any], dict[str, list]]
     payload: Callable[[Any, Any], Any]
     docs: ApiDocs
-    main: Controls
-    more: Controls = ()
+    groups: tuple[Group, ...]
+    label: Callable[[Any], str]
+    compact: tuple[str, ...] = ()
     grid: tuple[tuple[str, tuple], ...] = ()
     values: tuple[tuple[str, tuple], ...] = ()
     context: Mapping[str, Any] = field(default_factory=dict)
@@ -93,11 +121,47 @@ class View:
         """The figures (and numbers) of a validated query, its cost already checked."""
         return self.draw(self.compute(q))
 
+    @property
+    def main(self) -> Controls:
+        """The controls of the groups always shown, in page order."""
+        return tuple(c for g in self.groups if not g.more for c in g.controls)
+
+    @property
+    def more(self) -> Controls:
+        """The rarely used controls, in the collapsed groups."""
+        return tuple(c for g in self.groups if g.more for c in g.controls)
+
     def controls(self, values: dict[str, Any]) -> tuple[list[Control], list[Control]]:
         def made(items: Controls) -> list[Control]:
             return [control(self.query, name, values[name], cells) for name, cells in items]
 
         return made(self.main), made(self.more)
+
+    def control_groups(self, values: dict[str, Any]) -> list[ControlGroup]:
+        groups = []
+        for g in self.groups:
+            made = [control(self.query, name, values[name], cells) for name, cells in g.controls]
+            shared = {c.cells for c in made}
+            cells = shared.pop() if len(shared) == 1 else ()
+            groups.append(ControlGroup(g.legend, made, g.more, cells))
+        return groups
+
+
+def compact_shown(view: View, selected: str | None = None) -> list[str]:
+    """The compact controls shown when the view's selector (cell, matrix) is ``selected``."""
+    cells = dict(view.main + view.more)
+    return [n for n in view.compact if not cells[n] or selected in cells[n]]
+
+
+def _check_groups(view: View) -> None:
+    names = [name for name, _ in view.main + view.more]
+    if len(set(names)) != len(names):
+        raise ValueError(f"view {view.name}: a control is in two groups")
+    if not set(view.compact) <= set(names):
+        raise ValueError(f"view {view.name}: compact names a field that is not a control")
+    selected = {c for _, cells in view.main + view.more for c in cells} or {None}
+    if any(len(compact_shown(view, s)) > 3 for s in selected):
+        raise ValueError(f"view {view.name}: a compact embed shows at most 3 controls")
 
 
 class Registry(Mapping[str, View]):
@@ -109,6 +173,7 @@ class Registry(Mapping[str, View]):
             clash = EMBED_FIELDS & set(view.query.model_fields)
             if clash:
                 raise ValueError(f"view {view.name}: {sorted(clash)} are reserved for embeds")
+            _check_groups(view)
             if view.name in self._views:
                 raise ValueError(f"two views are named {view.name}")
             self._views[view.name] = view
@@ -170,7 +235,11 @@ def page_context(view: View, params: Mapping[str, str], embed: bool = False) -> 
     e, embed_problems = lenient(EmbedParams, embed_params)
     built = view.build(q)
     shown, figure_problems = _pick(built["figures"], e.names)
-    main, more = view.controls(q.model_dump())
+    values = q.model_dump()
+    main, more = view.controls(values)
+    groups = view.control_groups(values)
+    by_name = {c.name: c for g in groups for c in g.controls}
+    compact = [by_name[n] for n in view.compact] if embed and e.controls == "compact" else []
     return {
         **view.context,
         "page": view.name,
@@ -184,6 +253,9 @@ def page_context(view: View, params: Mapping[str, str], embed: bool = False) -> 
         "problems": problems + embed_problems + figure_problems,
         "main_controls": main,
         "more_controls": more,
+        "groups": groups,
+        "compact_controls": compact,
+        "label": view.label(q),
         "figures": shown,
         "numbers": built.get("numbers"),
         "action": f"/embed/{view.name}" if embed else f"/{view.name}",

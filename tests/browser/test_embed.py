@@ -26,8 +26,8 @@ def host_site(tmp_path, live_server):
         f"""<!doctype html><html><head><title>Course</title>
 <link rel="icon" href="data:,"></head><body>
 <h1>Lecture 7: vanishing gradients</h1>
-<iframe id="lab" src="{live_server}/embed/explore?seq_len=30" title="BPTT Lab" width="480"
-        height="150"></iframe>
+<iframe id="lab" src="{live_server}/embed/explore?seq_len=30&controls=full" title="BPTT Lab"
+        width="480" height="150"></iframe>
 <script src="{live_server}/static/js/embed-host.js"></script>
 </body></html>"""
     )
@@ -73,7 +73,9 @@ def test_an_embed_in_another_origins_page_renders_resizes_and_its_controls_work(
     content = inner.evaluate(CONTENT_HEIGHT)
     page.wait_for_function(f"() => {FRAME_HEIGHT} === {content}")
     assert inner.evaluate("document.documentElement.scrollWidth") <= 480
-    # a control inside works: the figure redraws, the embed's address keeps the state
+    # a control inside works: the figure redraws, the embed's address keeps the state (in a
+    # narrow frame the controls are folded into the summary bar, which opens them)
+    frame.get_by_role("button", name="Change").click()
     frame.get_by_label("Sequence length", exact=True).fill("45")
     inner.wait_for_function("() => document.getElementById('plot-profile').data[0].x.length === 46")
     assert "seq_len=45" in inner.evaluate("location.href")
@@ -141,6 +143,7 @@ def test_embed_without_controls_and_with_chosen_figures(make_page):
 def test_an_embeds_control_keeps_its_figures_and_controls_in_the_address(make_page):
     p = make_page(width=480)
     page = p.open("/embed/explore?figures=profile&controls=full")
+    page.get_by_role("button", name="Change").click()  # a narrow embed folds its controls
     page.get_by_text("More controls").click()
     page.get_by_label("Initial state").select_option("random")
     page.wait_for_url(re.compile(r"h0=random&controls=full&figures=profile$"))

@@ -125,6 +125,7 @@ def test_usable_at_360_pixels(make_page):
     p = make_page(width=360, height=740)
     page = p.open("/explore")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.get_by_role("button", name="Change").click()  # the summary bar opens the controls
     box = page.get_by_label("Sequence length", exact=True).bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 360
     plot = page.locator("#plot-profile").bounding_box()
@@ -136,7 +137,7 @@ def test_index_links_to_the_explorer(make_page):
     p = make_page()
     page = p.open("/explore")
     page.goto(p.base + "/")
-    page.get_by_role("link", name="Gradient-flow explorer").click()
+    page.get_by_role("link", name="Gradient-flow explorer", exact=True).click()
     page.wait_for_selector("body[data-ready=true]")
     assert page.url.endswith("/explore")
     assert p.errors == []

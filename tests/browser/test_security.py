@@ -54,7 +54,7 @@ def test_index_is_clean(make_page):
     page = p.page
     page.goto(p.base + "/")
     page.wait_for_load_state("networkidle")
-    assert page.get_by_role("link", name="Gradient-flow explorer").count() == 1
+    assert page.get_by_role("link", name="Gradient-flow explorer", exact=True).count() == 1
     assert_clean(p)
 
 

@@ -277,7 +277,8 @@ def eigen_expansion(config: EigenConfig) -> EigenResult:
     # expansion_l = rho^l sum_i c_i (lambda_i / rho)^l q_i, every ratio of modulus <= 1
     rho = float(abs_lam[0])
     if rho > 0:
-        ratio_log = np.where(abs_lam > 0, np.log(np.where(abs_lam > 0, abs_lam, 1.0) / rho), 0.0)
+        # (a zero eigenvalue divides rho by rho, not 1 by rho: 1/rho overflows for a tiny rho)
+        ratio_log = np.where(abs_lam > 0, np.log(np.where(abs_lam > 0, abs_lam, rho) / rho), 0.0)
         mag = np.where(
             abs_lam > 0, np.exp(l * ratio_log), (l == 0).astype(float)
         )  # |lambda_i / rho|^l

@@ -222,3 +222,12 @@ def test_an_eigenvalue_on_the_unit_circle_to_rounding_is_not_outside_it():
     # a gaussian W_hh scaled to spectral radius 1 has |lambda_max| = 1 +- a few eps
     assert count_outside_unit_circle(np.array([1.0 + 4e-16, -1.0 - 4e-16, 1j])) == 0
     assert count_outside_unit_circle(np.array([1.0 + 1e-6, 0.5])) == 1
+
+
+def test_a_subnormal_radius_next_to_a_zero_eigenvalue_does_not_overflow():
+    # W with eigenvalues 5e-324, 0, 0: the expansion divides by rho; 1/rho overflows
+    config = EigenConfig(matrix="eigenvalues", radii=(5e-324, 0.0, 0.0), angles=(0, 0, 0))
+    with np.errstate(over="raise"):  # (and pytest turns a RuntimeWarning into an error)
+        r = eigen_expansion(config)
+    assert r.spectral_radius == 5e-324
+    assert r.log10_expansion[0] == pytest.approx(r.log10_direct[0], abs=1e-12)

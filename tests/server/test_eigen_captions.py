@@ -81,7 +81,10 @@ def test_eigen_captions_say_what_the_matrix_does(config):
             assert "the last distance shown" in text
             assert powers[-1] >= np.max(powers) - 1e-9
     elif text.startswith("Every eigenvalue is 0 up to rounding"):
-        assert rho < 1e-5
+        # a nilpotent W's computed eigenvalues are rounding of order (eps ||W||)^(1/k): with a
+        # coupling of 20 they reach 3e-5 although every exact eigenvalue is 0
+        exact_zero = config.matrix == "eigenvalues" and max(config.radii) < 1e-6
+        assert rho < 1e-5 or exact_zero, (rho, config)
     elif "at every l shown" in text:  # ||W^l|| = rho^l at every l
         np.testing.assert_allclose(powers, np.arange(len(powers)) * np.log10(rho), atol=1e-6)
     else:

@@ -59,6 +59,7 @@ bench: install-test chromium
 	$(BIN)/python benchmarks/first_visit.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/health_under_load.py
+	$(BIN)/python benchmarks/drag.py
 
 clean:
 	rm -rf $(VENV) $(AXE_DIR) .pytest_cache .ruff_cache *.egg-info build dist

@@ -26,6 +26,7 @@ from .style import (
     matrix,
     norm,
     power,
+    text_color,
 )
 
 CUT_MARGIN = {"l": 56, "r": 12, "t": 62, "b": 96}  # the layout's margin, taller for the label
@@ -70,7 +71,7 @@ def cut_bound_note(bound: np.ndarray, y_range: list[float], name: str, color: st
         "yanchor": "bottom",
         "text": f"{name} off the top: {power(top)} at l = {len(bound) - 1}",
         "showarrow": False,
-        "font": {"size": 11, "color": color},
+        "font": {"size": 11, "color": text_color(color)},
     }
 
 

@@ -33,6 +33,7 @@ from .style import (
     num,
     power,
     square_axes,
+    text_color,
     vline,
 )
 
@@ -210,7 +211,7 @@ def _off_map_notes(surface: CliffSurface, outcomes: dict[str, DescentOutcome]) -
                 "text": f"{MODE_NAMES[mode]}: thrown to (w, b) = {_point(o.landing)}, off the map",
                 "showarrow": False,
                 "bgcolor": "rgba(255,255,255,0.85)",
-                "font": {"size": 11, "color": MODE_STYLE[mode][0]},
+                "font": {"size": 11, "color": text_color(MODE_STYLE[mode][0])},
             }
         )
     return notes
@@ -335,7 +336,7 @@ def _arrow(vector, color: str, text: str) -> dict[str, Any]:
         "arrowwidth": 2,
         "arrowcolor": color,
         "text": text,
-        "font": {"color": color, "size": 11},
+        "font": {"color": text_color(color), "size": 11},
     }
 
 

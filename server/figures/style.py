@@ -21,6 +21,21 @@ BLUE, SKY, GREEN, ORANGE = "#0072B2", "#56B4E9", "#009E73", "#E69F00"
 VERMILLION, PURPLE, GREY, BLACK = "#D55E00", "#CC79A7", "#767676", "#000000"
 # Okabe-Ito in the order curves take them; its yellow is too faint on white
 PALETTE = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, BLACK, GREY)
+# Text drawn in a line's colour (a note, an arrow's label) must read at 4.5:1 on white (WCAG
+# 1.4.3); four of Okabe-Ito's colours do not (sky 2.3, orange 2.3, purple 3.1, green 3.4,
+# vermillion 3.9), so their notes use a darker shade of the same hue (5.3 to 5.8:1).
+TEXT_SHADE = {
+    SKY: "#1C6E99",
+    ORANGE: "#8A5C00",
+    PURPLE: "#A8457E",
+    GREEN: "#007A5A",
+    VERMILLION: "#B34700",
+}
+
+
+def text_color(color: str) -> str:
+    """The colour to write a note in, for a line of ``color``: readable on white."""
+    return TEXT_SHADE.get(color, color)
 Figure = dict[str, Any]
 
 # Math in figure text (titles, axis titles, legends, hover), which Plotly renders from a small
@@ -153,7 +168,7 @@ def hline(y: float, color: str, text: str, dash: str = "dot") -> tuple[dict, dic
         "yanchor": "bottom",
         "text": text,
         "showarrow": False,
-        "font": {"size": 11, "color": color},
+        "font": {"size": 11, "color": text_color(color)},
     }
     return shape, note
 
@@ -179,7 +194,7 @@ def vline(x: float, color: str, text: str) -> tuple[dict, dict]:
         "yanchor": "top",
         "text": text,
         "showarrow": False,
-        "font": {"size": 11, "color": color},
+        "font": {"size": 11, "color": text_color(color)},
     }
     return shape, note
 

@@ -136,7 +136,10 @@ def test_axe_finds_no_serious_violation_in_the_embeds(make_page, axe_source, vie
     path = f"/embed/{view}?controls={controls}"
     p = make_page(720, 900)
     p.open(path)
-    assert_no_blocking(path, audit(p, axe_source))
+    violations = audit(p, axe_source)
+    assert_no_blocking(path, violations)
+    # moderate, but cheap to keep: an embed names itself to screen readers with an h1
+    assert "page-has-heading-one" not in {v["id"] for v in violations}
 
 
 def test_axe_finds_no_serious_violation_after_the_page_redraws_itself(make_page, axe_source):

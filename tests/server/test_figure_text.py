@@ -157,6 +157,28 @@ def test_legends_are_outside_the_plot_area(figures):
                 assert below and legend["orientation"] == "h"  # wraps into rows on a phone
 
 
+def _contrast_on_white(color: str) -> float:
+    """WCAG 2's contrast ratio of an sRGB colour "#rrggbb" against white."""
+    channels = [int(color.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    lum = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (lum + 0.05)
+
+
+def test_notes_drawn_in_colour_read_at_4_5_to_1(figures):
+    coloured = 0
+    for (view, _), made in figures.items():
+        for f in made:
+            for note in f["figure"]["layout"].get("annotations", []):
+                color = note.get("font", {}).get("color")
+                if color is None:
+                    continue  # the layout's ink
+                coloured += 1
+                ratio = _contrast_on_white(color)
+                assert ratio >= 4.5, f"{view}/{f['name']} {note['text']!r} {color} {ratio:.2f}"
+    assert coloured >= 5  # the horizon, threshold, bound and memory-horizon notes among them
+
+
 def _markers(made: list[dict]) -> list[dict]:
     [regions] = [f for f in made if f["name"] == "regions"]
     return [t for t in regions["figure"]["data"] if t.get("mode") == "markers"]

@@ -36,6 +36,8 @@ TEXT_SHADE = {
 def text_color(color: str) -> str:
     """The colour to write a note in, for a line of ``color``: readable on white."""
     return TEXT_SHADE.get(color, color)
+
+
 Figure = dict[str, Any]
 
 # Math in figure text (titles, axis titles, legends, hover), which Plotly renders from a small

@@ -325,6 +325,9 @@ def test_a_queued_get_whose_client_has_gone_is_not_computed(blocked):
     stays = Call(client.app, path, "seed=3&seq_len=20")
     until(lambda: runtime.limiter.admitted == 3)
     gone.leave()
+    # the server notices the disconnect (its watcher polls receive()) and the request leaves
+    # the queue; releasing the slot before that would race the watcher
+    until(lambda: runtime.limiter.admitted == 2)
     release.set()
     for call in (holder, gone, stays):
         call.join()

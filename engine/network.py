@@ -299,22 +299,24 @@ class DirectionGradient:
 
     dh : dL/dh_t, the total derivative by the cell's hidden state (n,) per row
     dx : dL/d(layer input)_t through this direction's cell, (d_k,) per row
-    grads : ScaledTensors of dL/dweight_ih, weight_hh, bias_ih, bias_hh
+    grads : ScaledTensors of dL/dweight_ih, weight_hh, bias_ih, bias_hh (None when not asked)
     """
 
     dh: ScaledRows
     dx: ScaledRows
-    grads: ScaledTensors
+    grads: ScaledTensors | None
 
 
 def direction_backward(
-    cell: Cell, params: Any, trace: Any, inputs: np.ndarray, injected: ScaledRows
-) -> tuple[ScaledRows, ScaledRows, ScaledTensors]:
+    cell: Cell, params: Any, trace: Any, inputs: np.ndarray, injected: ScaledRows, *,
+    parameters: bool = True,
+) -> tuple[ScaledRows, ScaledRows, ScaledTensors | None]:  # fmt: skip
     """BPTT through one direction's run in its own time order, with dL/dh_t's direct part
     ``injected`` (rows t = 1..T, own order) added at every step, by the cell's one-step VJPs
     (as engine.bptt, with injections carried at their own scales).
 
-    Returns (dL/dh_t total, dL/dx_t, the parameter gradients), rows in the own order."""
+    Returns (dL/dh_t total, dL/dx_t, the parameter gradients or None when not
+    ``parameters``), rows in the own order."""
     t_len, n = inputs.shape[0], params.hidden_size
     rows = cell.gate_rows * n
     g, scale = np.zeros(cell.state_factor * n), -np.inf
@@ -342,7 +344,9 @@ def direction_backward(
         g, scale = vjp.g_prev, vjp.log10_scale
         s[t - 1] = scale
     steps = BackwardSteps(d_in, d_hid, right, extras, s)
-    grads, _, _ = cell.parameter_gradients(params, trace, inputs, steps)
+    grads = None
+    if parameters:
+        grads = cell.parameter_gradients(params, trace, inputs, steps)[0]
     dx = d_in @ params.weight_ih  # dL/dx_t = W_ih^T delta_in_t, at scale s_t
     return ScaledRows(dh, dh_scale), ScaledRows(dx, s), grads
 
@@ -381,8 +385,7 @@ def network_backward(
     the loss's dL/dy^(L-1)_t = W^T (softmax(logits_t) - onehot(target_t)) at its steps; each
     layer splits dL/dy^(k) into its directions' halves, runs BPTT on each, and hands the
     layer below dL/dy^(k-1) = sum of the directions' dL/dx (+ dL/dy^(k) for a residual)."""
-    cell = get_cell(config.cell)
-    n, t_len = config.hidden_size, config.seq_len
+    t_len = config.seq_len
     steps = _loss_steps(config)
     err = np.zeros((t_len, config.vocab_size))
     prob = np.exp(_log_softmax(trace.logits[steps]))
@@ -395,25 +398,11 @@ def network_backward(
         "output.bias": (err.sum(axis=0), 0.0),
     }
     dy = ScaledRows(err @ w_out, np.where(np.any(err != 0.0, axis=1), 0.0, -np.inf))
-    per_layer: list[list[DirectionGradient]] = [[] for _ in range(config.num_layers)]
-    for k in range(config.num_layers - 1, -1, -1):
-        x = trace.layer_inputs[k]
-        below = ScaledRows(np.zeros_like(x), np.full(t_len, -np.inf))
-        for d in range(config.directions):
-            half = slice(d * n, (d + 1) * n)
-            order = slice(None) if d == 0 else slice(None, None, -1)
-            injected = ScaledRows(dy.mantissa[order, half], dy.scale[order])
-            params = cell_params(config, weights, k, d)
-            dh, dx, grads = direction_backward(cell, params, trace.traces[k][d], x[order], injected)
-            dh = ScaledRows(dh.mantissa[order], dh.scale[order])
-            dx = ScaledRows(dx.mantissa[order], dx.scale[order])
-            per_layer[k].append(DirectionGradient(dh, dx, grads))
-            below = _add_rows(below, dx)
-            for kind, m in grads.mantissa.items():
-                named[param_name(kind, k, d)] = (m, grads.log10_scale)
-        if config.skip == "residual" and k >= 1:
-            below = _add_rows(below, dy)
-        dy = below
+    per_layer, dinputs = backward_layers(config, weights, trace, dy)
+    for k, row in enumerate(per_layer):
+        for d, part in enumerate(row):
+            for kind, m in part.grads.mantissa.items():
+                named[param_name(kind, k, d)] = (m, part.grads.log10_scale)
     shapes = parameter_shapes(config)
     grads = _merge({name: named[name] for name in shapes})
     layer_time = {
@@ -422,7 +411,41 @@ def network_backward(
         )
         for d in range(config.directions)
     }
-    return NetworkGradient(per_layer, dy, grads, layer_time)
+    return NetworkGradient(per_layer, dinputs, grads, layer_time)
+
+
+def backward_layers(
+    config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace,
+    dy: ScaledRows, *, parameters: bool = True,
+) -> tuple[list[list[DirectionGradient]], ScaledRows]:  # fmt: skip
+    """Backpropagate dy = dL/dy^(L-1) (rows t = 1..T, (D n,) each) through every layer, top
+    down: each layer splits dL/dy^(k) into its directions' halves, runs BPTT on each (in the
+    direction's own time order) and hands the layer below dL/dy^(k-1) = the sum of the
+    directions' dL/dx (+ dL/dy^(k) itself through a residual). Returns the per-(layer,
+    direction) results and dL/dx_t of the inputs; ``parameters=False`` skips the parameter
+    gradients (their ``grads`` are then None)."""
+    cell = get_cell(config.cell)
+    n, t_len = config.hidden_size, config.seq_len
+    per_layer: list[list[DirectionGradient]] = [[] for _ in range(config.num_layers)]
+    for k in range(config.num_layers - 1, -1, -1):
+        x = trace.layer_inputs[k]
+        below = ScaledRows(np.zeros(x.shape), np.full(t_len, -np.inf))
+        for d in range(config.directions):
+            half = slice(d * n, (d + 1) * n)
+            order = slice(None) if d == 0 else slice(None, None, -1)
+            injected = ScaledRows(dy.mantissa[order, half], dy.scale[order])
+            params = cell_params(config, weights, k, d)
+            dh, dx, grads = direction_backward(
+                cell, params, trace.traces[k][d], x[order], injected, parameters=parameters
+            )
+            dh = ScaledRows(dh.mantissa[order], dh.scale[order])
+            dx = ScaledRows(dx.mantissa[order], dx.scale[order])
+            per_layer[k].append(DirectionGradient(dh, dx, grads))
+            below = _add_rows(below, dx)
+        if config.skip == "residual" and k >= 1:
+            below = _add_rows(below, dy)
+        dy = below
+    return per_layer, dy
 
 
 def _merge(named: dict[str, tuple[np.ndarray, float]]) -> ScaledTensors:
@@ -437,23 +460,79 @@ def _merge(named: dict[str, tuple[np.ndarray, float]]) -> ScaledTensors:
     return ScaledTensors(mantissa, top)
 
 
+def influence_map(
+    config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace
+) -> dict[str, np.ndarray]:
+    """log10 ||dy_t^(d) / dx_k||_2 (spectral norm), exact, for every output step t (rows) and
+    input step k (columns), t, k = 1..T, per direction d ("forward", "backward").
+
+    y_t^(d) is direction d's half of the top layer's output y^(L-1)_t, rows d n..(d+1) n
+    (with ``skip = "residual"`` that half includes the same half of the layer's input). -inf
+    where the Jacobian is exactly zero: k > t for the forward direction of a unidirectional
+    network, and k < t for the backward direction of a one-layer network, while above one
+    layer each half sees the whole sequence through the other half below it.
+
+    Reverse mode, by Jacobian products: for each t and each unit covector e_i of y_t^(d),
+    backward_layers gives row i of dy_t^(d)/dx_k for every k at once, each row at its own
+    log10 scale; a (t, k) block is rescaled to its largest row before its norm is taken.
+    Cost: D n T backward passes of the network (no parameter gradients)."""
+    n, t_len, width = config.hidden_size, config.seq_len, config.output_size
+    d_in = config.input_size
+    maps: dict[str, np.ndarray] = {}
+    for d in range(config.directions):
+        out = np.full((t_len, t_len), -np.inf)
+        for t in range(t_len):
+            rows = np.zeros((n, t_len, d_in))  # rows[i, k] = row i of dy_t/dx_k (mantissa)
+            scales = np.full((n, t_len), -np.inf)
+            for i in range(n):
+                seed = np.zeros((t_len, width))
+                seed[t, d * n + i] = 1.0
+                dy = ScaledRows(seed, np.where(np.arange(t_len) == t, 0.0, -np.inf))
+                _, dx = backward_layers(config, weights, trace, dy, parameters=False)
+                rows[i], scales[i] = dx.mantissa, dx.scale
+            for k in range(t_len):
+                out[t, k] = _log10_spectral(rows[:, k], scales[:, k])
+        maps[DIRECTION_NAMES[d]] = out
+    return maps
+
+
+def _log10_spectral(rows: np.ndarray, scales: np.ndarray) -> float:
+    """log10 of the spectral norm of the matrix whose row i is rows[i] * 10**scales[i];
+    -inf when it is zero."""
+    live = (scales > -np.inf) & np.any(rows != 0.0, axis=1)
+    if not np.any(live):
+        return -np.inf
+    top = float(np.max(scales[live]))
+    with np.errstate(under="ignore"):
+        m = np.where(
+            live[:, None], rows * 10.0 ** (np.where(live, scales, top) - top)[:, None], 0.0
+        )
+    size = float(np.max(np.abs(m)))
+    return top + float(np.log10(size)) + float(np.log10(np.linalg.norm(m / size, 2)))
+
+
 @dataclass(frozen=True)
 class NetworkResult:
     """config; problem (weights, inputs, targets); loss : float (L, natural log units);
-    gradient : NetworkGradient (layer_time, every parameter's gradient)."""
+    gradient : NetworkGradient (layer_time, every parameter's gradient);
+    influence : {direction: (T, T)} (influence_map), None unless asked for."""
 
     config: NetworkConfig
     problem: NetworkProblem
     trace: NetworkTrace
     loss: float
     gradient: NetworkGradient
+    influence: dict[str, np.ndarray] | None = None
 
 
-def network(config: NetworkConfig, problem: NetworkProblem | None = None) -> NetworkResult:
+def network(
+    config: NetworkConfig, problem: NetworkProblem | None = None, *, influence: bool = False
+) -> NetworkResult:
     """Forward and backward passes of the configured network on ``problem`` (drawn from the
     config's seed when not given; given weights are checked against parameter_shapes)."""
     problem = draw_network_problem(config) if problem is None else problem
     check_weights(config, problem.weights)
     trace = network_forward(config, problem.weights, problem.inputs, problem.targets)
     grad = network_backward(config, problem.weights, trace, problem.targets)
-    return NetworkResult(config, problem, trace, trace.loss, grad)
+    maps = influence_map(config, problem.weights, trace) if influence else None
+    return NetworkResult(config, problem, trace, trace.loss, grad, maps)

@@ -25,7 +25,7 @@ from bpttlab.engine.network import (
     parameter_shapes,
 )
 
-from .gradcheck import check_grad, directional_fd
+from .gradcheck import check_grad, directional_fd, fd_jacobian
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -38,10 +38,11 @@ def _config(cell, layers=2, bidirectional=False, skip="none", loss="every", **kw
     )
 
 
-def reference_loss(config, weights, inputs, targets, bump=None):
-    """L of the network, computed step by step; ``bump`` = (layer, direction, t, e) adds e to
-    h_t^(layer, direction) (t = 1..T the sequence position) where it is computed, so the
-    perturbed state feeds both the cell's next step and the layer above."""
+def reference_outputs(config, weights, inputs, bump=None):
+    """The top layer's output y^(L-1) : (T, D n), computed step by step; ``bump`` = (layer,
+    direction, t, e) adds e to h_t^(layer, direction) (t = 1..T the sequence position) where
+    it is computed, so the perturbed state feeds both the cell's next step and the layer
+    above."""
     cell = get_cell(config.cell)
     options = cell_options(cell, config)
     n, t_len = config.hidden_size, config.seq_len
@@ -65,6 +66,13 @@ def reference_loss(config, weights, inputs, targets, bump=None):
         if config.skip == "residual" and k >= 1:
             y = y + x
         x = y
+    return x
+
+
+def reference_loss(config, weights, inputs, targets, bump=None):
+    """L of the network from reference_outputs, the softmax cross-entropy written out."""
+    t_len = config.seq_len
+    x = reference_outputs(config, weights, inputs, bump)
     logits = x @ weights["output.weight"].T + weights["output.bias"]
     steps = range(t_len) if config.loss == "every" else [t_len - 1]
     total = 0.0
@@ -293,3 +301,78 @@ def test_vanishing_gradients_stay_exact_in_the_log_domain():
     assert np.all(np.isfinite(lt))
     assert lt[0].max() < -200  # seven factors of 1e-30 below the top
     assert np.all(np.diff(lt[:, -1]) > 0)
+
+
+INFLUENCE_CASES = [
+    ("rnn", 1, False, "none"),
+    ("lstm", 2, False, "residual"),
+    ("gru", 1, True, "none"),
+    ("lstm", 2, True, "none"),
+    ("rnn", 3, True, "residual"),
+    ("gru", 2, True, "residual"),
+]
+
+
+@pytest.mark.parametrize(("cell", "layers", "bidi", "skip"), INFLUENCE_CASES)
+def test_influence_matches_finite_difference_jacobians(cell, layers, bidi, skip):
+    """log10 ||dy_t^(d)/dx_k||_2 against the spectral norm of the finite-difference Jacobian
+    of the reference's output half d at t by x_k; exactly zero (-inf) where it must be."""
+    config = _config(cell, layers, bidi, skip, seq_len=4)
+    prob = draw_network_problem(config)
+    maps = network(config, prob, influence=True).influence
+    n, t_len = config.hidden_size, config.seq_len
+    assert set(maps) == ({"forward", "backward"} if bidi else {"forward"})
+    for k in range(t_len):
+
+        def outputs_of(xk, k=k):
+            x = prob.inputs.copy()
+            x[k] = xk
+            return reference_outputs(config, prob.weights, x)
+
+        jac = fd_jacobian(lambda xk: outputs_of(xk).ravel(), prob.inputs[k])
+        jac = jac.reshape(t_len, config.output_size, config.input_size)
+        for d, name in enumerate(("forward", "backward")[: config.directions]):
+            for t in range(t_len):
+                block = jac[t, d * n : (d + 1) * n]
+                got = maps[name][t, k]
+                causal_zero = (name == "forward" and (not bidi or layers == 1) and k > t) or (
+                    name == "backward" and layers == 1 and k < t
+                )
+                if causal_zero:
+                    assert got == -np.inf
+                    assert np.abs(block).max() == 0.0
+                else:
+                    want = np.log10(np.linalg.norm(block, 2))
+                    assert abs(got - want) < 1e-5, (name, t, k, got, want)
+    if bidi and layers >= 2:  # the forward half sees what comes after it, through layer 0
+        assert np.all(np.isfinite(maps["forward"]))
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+@pytest.mark.parametrize(("a", "b"), [(0.5, 1.5), (-0.9, 0.7), (1.1, 1.0)])
+def test_influence_of_a_linear_stack_in_closed_form(layers, a, b):
+    """phi = identity, W_hh = a I, W_ih = b I, zero biases, in every layer: each layer is the
+    causal filter b / (1 - a z), so dy_t/dx_k = b^L C(t - k + L - 1, L - 1) a^(t - k) I for
+    k <= t and 0 above the diagonal."""
+    from math import comb
+
+    n = 3
+    config = _config("rnn", layers, nonlinearity="identity", hidden_size=n, input_size=n, seq_len=6)
+    prob = draw_network_problem(config)
+    weights = dict(prob.weights)
+    for k in range(layers):
+        weights[f"weight_ih_l{k}"] = b * np.eye(n)
+        weights[f"weight_hh_l{k}"] = a * np.eye(n)
+        weights[f"bias_ih_l{k}"] = np.zeros(n)
+        weights[f"bias_hh_l{k}"] = np.zeros(n)
+    problem = NetworkProblem(weights, prob.inputs, prob.targets)
+    got = network(config, problem, influence=True).influence["forward"]
+    for t in range(config.seq_len):
+        for k in range(config.seq_len):
+            if k > t:
+                assert got[t, k] == -np.inf
+            else:
+                m = t - k
+                want = layers * np.log10(abs(b)) + np.log10(comb(m + layers - 1, layers - 1))
+                want += m * np.log10(abs(a))
+                assert abs(got[t, k] - want) < 1e-12

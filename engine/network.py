@@ -279,17 +279,27 @@ class ScaledRows:
             return self.mantissa * (10.0**safe)[:, None] * (self.scale > -np.inf)[:, None]
 
 
-def _add_rows(a: ScaledRows, b: ScaledRows, cols: slice | None = None) -> ScaledRows:
-    """a + b row by row (b added into a's columns ``cols``, all by default), in the log
-    domain (engine.logdomain.add_scaled)."""
-    mant, scale = a.mantissa.copy(), a.scale.copy()
-    cols = slice(None) if cols is None else cols
-    for t in range(len(scale)):
-        if b.scale[t] == -np.inf:
-            continue
-        g, s = add_scaled(mant[t], scale[t] - b.scale[t], b.mantissa[t], cols)
-        mant[t], scale[t] = g, s + b.scale[t]
-    return ScaledRows(mant, scale)
+def _add_rows(a: ScaledRows, b: ScaledRows) -> ScaledRows:
+    """a + b row by row in the log domain, as engine.logdomain.add_scaled does for one
+    vector: each side divided by its largest |entry|, the sum carried at the larger of the
+    two row scales (-inf for a zero row)."""
+    la, ma = _row_tops(a)
+    lb, mb = _row_tops(b)
+    top = np.maximum(la, lb)
+    safe = np.where(top > -np.inf, top, 0.0)
+    with np.errstate(under="ignore"):
+        out = ma * (10.0 ** (la - safe))[:, None] + mb * (10.0 ** (lb - safe))[:, None]
+    return ScaledRows(out, top)
+
+
+def _row_tops(x: ScaledRows) -> tuple[np.ndarray, np.ndarray]:
+    """(log10 of every row's largest |entry| (-inf for a zero row), the rows divided by it)."""
+    size = np.max(np.abs(x.mantissa), axis=1) if x.mantissa.size else np.zeros(len(x.scale))
+    live = (size > 0.0) & (x.scale > -np.inf)
+    safe = np.where(live, size, 1.0)
+    with np.errstate(divide="ignore"):
+        logs = np.where(live, x.scale + np.log10(safe), -np.inf)
+    return logs, np.where(live[:, None], x.mantissa / safe[:, None], 0.0)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ Parameters are named as in PyTorch's state_dict: ``weight_ih_l{k}``, ``weight_hh
 ``bias_ih_l{k}``, ``bias_hh_l{k}`` and the same with ``_reverse``, with the cells' layouts
 (gate rows i|f|g|o for the LSTM, r|z|n for the GRU), and ``output.weight``, ``output.bias``.
 
-The forward pass is in plain float64 (a state beyond float64 is inf, as in PyTorch). The
+The forward pass is in plain float64, as PyTorch's: a layer output or logit beyond float64
+raises NetworkOverflowError (a ValueError naming the step) instead of carrying inf. The
 backward pass runs the cells' own one-step VJPs (``cell.backward``, as engine.bptt does)
 in the log domain: every dL/dh_t, every gradient handed from a layer to the one below it and
 every parameter gradient is a mantissa with a log10 scale, so a vanishing gradient of 1e-900
@@ -217,6 +218,20 @@ class NetworkTrace:
     loss: float
 
 
+class NetworkOverflowError(ValueError):
+    """A forward value beyond float64 (the forward pass is in float64, as PyTorch's)."""
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    bad = ~np.all(np.isfinite(values), axis=1)
+    if np.any(bad):
+        t = int(np.argmax(bad)) + 1
+        raise NetworkOverflowError(
+            f"{what} exceeds float64 at step t={t}: the network's forward pass is in float64 "
+            "(as PyTorch's); lower scale, input_scale or seq_len"
+        )
+
+
 def _log_softmax(z: np.ndarray) -> np.ndarray:
     z = z - np.max(z, axis=-1, keepdims=True)
     return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
@@ -251,11 +266,15 @@ def network_forward(
             halves.append(h if d == 0 else h[::-1])
         y = np.hstack(halves)
         if config.skip == "residual" and k >= 1:
-            y = y + x
+            with np.errstate(over="ignore", invalid="ignore"):
+                y = y + x
+        _check_finite(y, f"layer {k}'s output")
         traces.append(row)
         outputs.append(y)
         x = y
-    logits = x @ np.asarray(weights["output.weight"]).T + weights["output.bias"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        logits = x @ np.asarray(weights["output.weight"]).T + weights["output.bias"]
+    _check_finite(logits, "the logits")
     steps = _loss_steps(config)
     logp = _log_softmax(logits[steps])
     loss = -float(np.sum(logp[np.arange(len(steps)), np.asarray(targets)]))

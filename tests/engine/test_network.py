@@ -17,6 +17,7 @@ from bpttlab.engine.bptt import bptt
 from bpttlab.engine.cells import cell_options, get_cell
 from bpttlab.engine.network import (
     NetworkConfig,
+    NetworkOverflowError,
     NetworkProblem,
     cell_params,
     check_weights,
@@ -377,3 +378,13 @@ def test_influence_of_a_linear_stack_in_closed_form(layers, a, b):
                 want = layers * np.log10(abs(b)) + np.log10(comb(m + layers - 1, layers - 1))
                 want += m * np.log10(abs(a))
                 assert abs(got[t, k] - want) < 1e-12
+
+
+def test_a_forward_pass_beyond_float64_is_refused_naming_the_step():
+    """A ReLU RNN with a large W_hh explodes past float64 in the forward pass (which is in
+    float64, as PyTorch's): refused with a ValueError, not carried as inf or NaN."""
+    config = NetworkConfig(
+        cell="rnn", nonlinearity="relu", scale=30.0, seq_len=300, num_layers=2, hidden_size=8
+    )
+    with pytest.raises(NetworkOverflowError, match=r"layer 0's output exceeds float64 at step"):
+        network(config)

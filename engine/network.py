@@ -489,10 +489,12 @@ def _merge(named: dict[str, tuple[np.ndarray, float]]) -> ScaledTensors:
     return ScaledTensors(mantissa, top)
 
 
-def influence_map(
+def influence_by_vectors(
     config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace
 ) -> dict[str, np.ndarray]:
-    """log10 ||dy_t^(d) / dx_k||_2 (spectral norm), exact, for every output step t (rows) and
+    """influence_map's numbers by one covector at a time (the slow reference).
+
+    log10 ||dy_t^(d) / dx_k||_2 (spectral norm), exact, for every output step t (rows) and
     input step k (columns), t, k = 1..T, per direction d ("forward", "backward").
 
     y_t^(d) is direction d's half of the top layer's output y^(L-1)_t, rows d n..(d+1) n
@@ -523,6 +525,117 @@ def influence_map(
                 out[t, k] = _log10_spectral(rows[:, k], scales[:, k])
         maps[DIRECTION_NAMES[d]] = out
     return maps
+
+
+def influence_map(
+    config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace
+) -> dict[str, np.ndarray]:
+    """log10 ||dy_t^(d) / dx_k||_2 (spectral norm), exact, for every output step t (rows) and
+    input step k (columns), t, k = 1..T, per direction d ("forward", "backward").
+
+    y_t^(d) is direction d's half of the top layer's output y^(L-1)_t, rows d n..(d+1) n
+    (with ``skip = "residual"`` that half includes the same half of the layer's input). -inf
+    where the Jacobian is exactly zero: k > t for the forward direction of a unidirectional
+    network or of a one-layer one, and k < t for the backward direction of a one-layer
+    network, while above one layer each half of a bidirectional network sees the whole
+    sequence through the other half below it.
+
+    Reverse mode by Jacobian products: every step's transposed Jacobians J_t^T : (S, S) and
+    B_t^T = (dz_t/dx_t)^T : (d_k, S) are read once from the cell's own one-step VJP (S unit
+    covectors per step, each column at its scale), then for each (t, d) the n covectors of
+    y_t^(d) go down the network together as an (S, n) block at one log10 scale per step.
+    Cost: S T L D VJPs, then D T sweeps of L D T (S x S)(S x n) products."""
+    cell = get_cell(config.cell)
+    n, t_len, width = config.hidden_size, config.seq_len, config.output_size
+    mats = [
+        [
+            _step_matrices(cell, cell_params(config, weights, k, d), trace.traces[k][d], t_len)
+            for d in range(config.directions)
+        ]
+        for k in range(config.num_layers)
+    ]
+    maps: dict[str, np.ndarray] = {}
+    for d0 in range(config.directions):
+        out = np.full((t_len, t_len), -np.inf)
+        for t0 in range(t_len):
+            block = np.zeros((t_len, width, n))
+            block[t0, d0 * n : (d0 + 1) * n] = np.eye(n)
+            dy = ScaledRows(
+                block.reshape(t_len, -1), np.where(np.arange(t_len) == t0, 0.0, -np.inf)
+            )
+            dx = _sweep(config, mats, dy, n)
+            mant = dx.mantissa.reshape(t_len, config.input_size, n)
+            for k in range(t_len):
+                out[t0, k] = _log10_spectral(mant[k], np.full(config.input_size, dx.scale[k]))
+        maps[DIRECTION_NAMES[d0]] = out
+    return maps
+
+
+def _step_matrices(cell: Cell, params: Any, trace: Any, t_len: int):
+    """(A, C, scale): A[t - 1] = J_t^T : (S, S) and C[t - 1] = B_t^T : (d_k, S) mantissas at
+    scale[t - 1] (log10, -inf for a zero step), read from the cell's one-step VJP by unit
+    covectors, each column at its own scale brought to the step's largest."""
+    n = params.hidden_size
+    size = cell.state_factor * n
+    step = cell.backward(params, trace)
+    w_ih = params.weight_ih
+    a = np.zeros((t_len, size, size))
+    c = np.zeros((t_len, w_ih.shape[1], size))
+    scale = np.full(t_len, -np.inf)
+    unit = np.eye(size)
+    for t in range(1, t_len + 1):
+        cols = [step(t, unit[j], 0.0) for j in range(size)]
+        live = [v.log10_scale for v in cols if v is not None]
+        if not live:
+            continue
+        top = max(live)
+        scale[t - 1] = top
+        with np.errstate(under="ignore"):
+            for j, v in enumerate(cols):
+                if v is not None:
+                    f = 10.0 ** (v.log10_scale - top)
+                    a[t - 1, :, j] = v.g_prev * f
+                    c[t - 1, :, j] = (w_ih.T @ v.delta_in) * f
+    return a, c, scale
+
+
+def _sweep(config: NetworkConfig, mats, dy: ScaledRows, m: int) -> ScaledRows:
+    """backward_layers for m covectors at once: dy rows t are (D n, m) blocks flattened, one
+    scale per row; returns dL/dx_t rows as flattened (d, m) blocks."""
+    n, t_len = config.hidden_size, config.seq_len
+    for k in range(config.num_layers - 1, -1, -1):
+        d_k = config.layer_input_size(k)
+        below = ScaledRows(np.zeros((t_len, d_k * m)), np.full(t_len, -np.inf))
+        blocks = dy.mantissa.reshape(t_len, -1, m)
+        for d in range(config.directions):
+            a, c, step_scale = mats[k][d]
+            size = a.shape[1]
+            g, gs = np.zeros((size, m)), -np.inf
+            dx = np.zeros((t_len, d_k, m))
+            dxs = np.full(t_len, -np.inf)
+            for t in range(t_len, 0, -1):
+                pos = t - 1 if d == 0 else t_len - t
+                vs = float(dy.scale[pos])
+                if vs > -np.inf:
+                    v = blocks[pos, d * n : (d + 1) * n]
+                    flat, rel = add_scaled(g.ravel(), gs - vs, v.ravel(), slice(0, n * m))
+                    g, gs = flat.reshape(size, m), rel + vs
+                if gs == -np.inf or step_scale[t - 1] == -np.inf:
+                    g, gs = np.zeros((size, m)), -np.inf
+                    continue
+                dx[pos] = c[t - 1] @ g
+                dxs[pos] = gs + step_scale[t - 1]
+                g = a[t - 1] @ g
+                top = float(np.max(np.abs(g)))
+                if top == 0.0:
+                    g, gs = np.zeros((size, m)), -np.inf
+                else:
+                    g, gs = g / top, gs + float(step_scale[t - 1]) + float(np.log10(top))
+            below = _add_rows(below, ScaledRows(dx.reshape(t_len, -1), dxs))
+        if config.skip == "residual" and k >= 1:
+            below = _add_rows(below, dy)
+        dy = below
+    return dy
 
 
 def _log10_spectral(rows: np.ndarray, scales: np.ndarray) -> float:

@@ -22,6 +22,7 @@ from bpttlab.engine.network import (
     cell_params,
     check_weights,
     draw_network_problem,
+    influence_by_vectors,
     network,
     parameter_shapes,
 )
@@ -388,3 +389,16 @@ def test_a_forward_pass_beyond_float64_is_refused_naming_the_step():
     )
     with pytest.raises(NetworkOverflowError, match=r"layer 0's output exceeds float64 at step"):
         network(config)
+
+
+@pytest.mark.parametrize(("cell", "layers", "bidi", "skip"), INFLUENCE_CASES)
+def test_influence_by_blocks_equals_influence_by_vectors(cell, layers, bidi, skip):
+    """The map by (S, n) blocks of covectors equals the map by one covector at a time."""
+    config = _config(cell, layers, bidi, skip, seq_len=5)
+    prob = draw_network_problem(config)
+    result = network(config, prob, influence=True)
+    slow = influence_by_vectors(config, prob.weights, result.trace)
+    for name, fast in result.influence.items():
+        assert np.array_equal(fast == -np.inf, slow[name] == -np.inf)
+        live = np.isfinite(fast)
+        np.testing.assert_allclose(fast[live], slow[name][live], rtol=0, atol=1e-12)

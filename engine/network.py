@@ -540,35 +540,73 @@ def influence_map(
     network, while above one layer each half of a bidirectional network sees the whole
     sequence through the other half below it.
 
-    Reverse mode by Jacobian products: every step's transposed Jacobians J_t^T : (S, S) and
-    B_t^T = (dz_t/dx_t)^T : (d_k, S) are read once from the cell's own one-step VJP (S unit
-    covectors per step, each column at its scale), then for each (t, d) the n covectors of
-    y_t^(d) go down the network together as an (S, n) block at one log10 scale per step.
-    Cost: S T L D VJPs, then D T sweeps of L D T (S x S)(S x n) products."""
+    Forward mode by Jacobian products: every step's J_t = dz_t/dz_{t-1} : (S, S) and
+    B_t = dz_t/dx_t : (S, d_k) are read once from the cell's own one-step VJP (S unit
+    covectors per step), then the T d tangents of all the inputs go up the network together,
+    as one (S, T d) block per step with one log10 scale per column (a column is one input
+    coordinate at one step). Cost: S T L D VJPs, then L D T products (S, S)(S, T d)."""
     cell = get_cell(config.cell)
-    n, t_len, width = config.hidden_size, config.seq_len, config.output_size
-    mats = [
-        [
-            _step_matrices(cell, cell_params(config, weights, k, d), trace.traces[k][d], t_len)
-            for d in range(config.directions)
-        ]
-        for k in range(config.num_layers)
-    ]
+    n, t_len, d_in = config.hidden_size, config.seq_len, config.input_size
+    cols = t_len * d_in
+    x = np.zeros((t_len, d_in, cols))  # tangent of x_pos by column (source k, coordinate)
+    xs = np.full((t_len, cols), -np.inf)
+    for k in range(t_len):
+        x[k, :, k * d_in : (k + 1) * d_in] = np.eye(d_in)
+        xs[k, k * d_in : (k + 1) * d_in] = 0.0
+    for k in range(config.num_layers):
+        halves = []
+        for d in range(config.directions):
+            params = cell_params(config, weights, k, d)
+            a, c, step_scale = _step_matrices(cell, params, trace.traces[k][d], t_len)
+            halves.append(_tangent_sweep(a, c, step_scale, x, xs, n, d))
+        top = np.max([hs for _, hs in halves], axis=0)
+        y = np.concatenate([_at(hm, hs, top) for hm, hs in halves], axis=1)
+        if config.skip == "residual" and k >= 1:
+            top, old = np.maximum(top, xs), top
+            y = _at(y, old, top) + _at(x, xs, top)
+        x, xs = y, top
     maps: dict[str, np.ndarray] = {}
-    for d0 in range(config.directions):
+    for d in range(config.directions):
         out = np.full((t_len, t_len), -np.inf)
-        for t0 in range(t_len):
-            block = np.zeros((t_len, width, n))
-            block[t0, d0 * n : (d0 + 1) * n] = np.eye(n)
-            dy = ScaledRows(
-                block.reshape(t_len, -1), np.where(np.arange(t_len) == t0, 0.0, -np.inf)
-            )
-            dx = _sweep(config, mats, dy, n)
-            mant = dx.mantissa.reshape(t_len, config.input_size, n)
+        for t in range(t_len):
             for k in range(t_len):
-                out[t0, k] = _log10_spectral(mant[k], np.full(config.input_size, dx.scale[k]))
-        maps[DIRECTION_NAMES[d0]] = out
+                span = slice(k * d_in, (k + 1) * d_in)
+                out[t, k] = _log10_spectral(x[t, d * n : (d + 1) * n, span].T, xs[t, span])
+        maps[DIRECTION_NAMES[d]] = out
     return maps
+
+
+def _at(m: np.ndarray, scale: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Mantissas m : (T, r, M) with per-(row t, column) scales (T, M) brought to ``top``."""
+    safe_top = np.where(top > -np.inf, top, 0.0)
+    with np.errstate(under="ignore"):
+        f = 10.0 ** (scale - safe_top)  # 0 where the scale is -inf (a zero column)
+    return m * f[:, None, :]
+
+
+def _tangent_sweep(a, c, step_scale, x, xs, n: int, direction: int):
+    """One direction's tangents dh_t/d(columns) : (T, n, M) by sequence position, with
+    per-(position, column) log10 scales, from its input's tangents x : (T, d_k, M), xs."""
+    t_len, size = a.shape[0], a.shape[1]
+    m = x.shape[2]
+    g, gs = np.zeros((size, m)), np.full(m, -np.inf)
+    h, hs = np.zeros((t_len, n, m)), np.full((t_len, m), -np.inf)
+    for t in range(1, t_len + 1):
+        pos = t - 1 if direction == 0 else t_len - t
+        if step_scale[t - 1] == -np.inf:  # a step whose Jacobians are zero
+            g, gs = np.zeros((size, m)), np.full(m, -np.inf)
+            continue
+        top = np.maximum(gs, xs[pos])
+        u = a[t - 1].T @ _at(g[None], gs[None], top[None])[0]
+        u += c[t - 1].T @ _at(x[pos][None], xs[pos][None], top[None])[0]
+        size_u = np.max(np.abs(u), axis=0)
+        live = (size_u > 0.0) & (top > -np.inf)
+        safe = np.where(live, size_u, 1.0)
+        g = np.where(live[None], u / safe, 0.0)
+        with np.errstate(divide="ignore"):
+            gs = np.where(live, top + step_scale[t - 1] + np.log10(safe), -np.inf)
+        h[pos], hs[pos] = g[:n], gs
+    return h, hs
 
 
 def _step_matrices(cell: Cell, params: Any, trace: Any, t_len: int):
@@ -597,45 +635,6 @@ def _step_matrices(cell: Cell, params: Any, trace: Any, t_len: int):
                     a[t - 1, :, j] = v.g_prev * f
                     c[t - 1, :, j] = (w_ih.T @ v.delta_in) * f
     return a, c, scale
-
-
-def _sweep(config: NetworkConfig, mats, dy: ScaledRows, m: int) -> ScaledRows:
-    """backward_layers for m covectors at once: dy rows t are (D n, m) blocks flattened, one
-    scale per row; returns dL/dx_t rows as flattened (d, m) blocks."""
-    n, t_len = config.hidden_size, config.seq_len
-    for k in range(config.num_layers - 1, -1, -1):
-        d_k = config.layer_input_size(k)
-        below = ScaledRows(np.zeros((t_len, d_k * m)), np.full(t_len, -np.inf))
-        blocks = dy.mantissa.reshape(t_len, -1, m)
-        for d in range(config.directions):
-            a, c, step_scale = mats[k][d]
-            size = a.shape[1]
-            g, gs = np.zeros((size, m)), -np.inf
-            dx = np.zeros((t_len, d_k, m))
-            dxs = np.full(t_len, -np.inf)
-            for t in range(t_len, 0, -1):
-                pos = t - 1 if d == 0 else t_len - t
-                vs = float(dy.scale[pos])
-                if vs > -np.inf:
-                    v = blocks[pos, d * n : (d + 1) * n]
-                    flat, rel = add_scaled(g.ravel(), gs - vs, v.ravel(), slice(0, n * m))
-                    g, gs = flat.reshape(size, m), rel + vs
-                if gs == -np.inf or step_scale[t - 1] == -np.inf:
-                    g, gs = np.zeros((size, m)), -np.inf
-                    continue
-                dx[pos] = c[t - 1] @ g
-                dxs[pos] = gs + step_scale[t - 1]
-                g = a[t - 1] @ g
-                top = float(np.max(np.abs(g)))
-                if top == 0.0:
-                    g, gs = np.zeros((size, m)), -np.inf
-                else:
-                    g, gs = g / top, gs + float(step_scale[t - 1]) + float(np.log10(top))
-            below = _add_rows(below, ScaledRows(dx.reshape(t_len, -1), dxs))
-        if config.skip == "residual" and k >= 1:
-            below = _add_rows(below, dy)
-        dy = below
-    return dy
 
 
 def _log10_spectral(rows: np.ndarray, scales: np.ndarray) -> float:

@@ -15,6 +15,7 @@ import pytest
 
 from bpttlab.engine.bptt import bptt
 from bpttlab.engine.cells import cell_options, get_cell
+from bpttlab.engine.influence import influence_by_vectors, influence_map
 from bpttlab.engine.network import (
     NetworkConfig,
     NetworkOverflowError,
@@ -22,7 +23,6 @@ from bpttlab.engine.network import (
     cell_params,
     check_weights,
     draw_network_problem,
-    influence_by_vectors,
     network,
     parameter_shapes,
 )
@@ -321,7 +321,7 @@ def test_influence_matches_finite_difference_jacobians(cell, layers, bidi, skip)
     of the reference's output half d at t by x_k; exactly zero (-inf) where it must be."""
     config = _config(cell, layers, bidi, skip, seq_len=4)
     prob = draw_network_problem(config)
-    maps = network(config, prob, influence=True).influence
+    maps = influence_map(config, prob.weights, network(config, prob).trace)
     n, t_len = config.hidden_size, config.seq_len
     assert set(maps) == ({"forward", "backward"} if bidi else {"forward"})
     for k in range(t_len):
@@ -369,7 +369,7 @@ def test_influence_of_a_linear_stack_in_closed_form(layers, a, b):
         weights[f"bias_ih_l{k}"] = np.zeros(n)
         weights[f"bias_hh_l{k}"] = np.zeros(n)
     problem = NetworkProblem(weights, prob.inputs, prob.targets)
-    got = network(config, problem, influence=True).influence["forward"]
+    got = influence_map(config, weights, network(config, problem).trace)["forward"]
     for t in range(config.seq_len):
         for k in range(config.seq_len):
             if k > t:
@@ -396,9 +396,9 @@ def test_influence_by_blocks_equals_influence_by_vectors(cell, layers, bidi, ski
     """The map by (S, n) blocks of covectors equals the map by one covector at a time."""
     config = _config(cell, layers, bidi, skip, seq_len=5)
     prob = draw_network_problem(config)
-    result = network(config, prob, influence=True)
-    slow = influence_by_vectors(config, prob.weights, result.trace)
-    for name, fast in result.influence.items():
+    trace = network(config, prob).trace
+    slow = influence_by_vectors(config, prob.weights, trace)
+    for name, fast in influence_map(config, prob.weights, trace).items():
         assert np.array_equal(fast == -np.inf, slow[name] == -np.inf)
         live = np.isfinite(fast)
         np.testing.assert_allclose(fast[live], slow[name][live], rtol=0, atol=1e-12)

@@ -5,7 +5,9 @@ The reference runs every cell one step at a time (``cell.forward`` on one row fr
 state), walks the reverse direction by explicit indices, concatenates, adds the residual and
 computes the softmax cross-entropy itself, so the network's forward is checked against an
 independent reading of PyTorch's semantics, and an additive perturbation of any hidden state
-h_t^(layer, direction) gives dL/dh_t by finite differences.
+h_t^(layer, direction) gives dL/dh_t by finite differences. The influence map
+(engine.influence) is checked against finite-difference Jacobians of the reference's outputs,
+a linear stack's closed form and its own one-covector-at-a-time version.
 """
 
 from dataclasses import replace

@@ -1,5 +1,13 @@
 """BPTT Lab's engine: pure NumPy, no web imports. Config dataclass in, result dataclass out."""
 
 from .gradient_flow import GradientFlowConfig, GradientFlowResult, gradient_flow
+from .network import NetworkConfig, NetworkResult, network
 
-__all__ = ["GradientFlowConfig", "GradientFlowResult", "gradient_flow"]
+__all__ = [
+    "GradientFlowConfig",
+    "GradientFlowResult",
+    "NetworkConfig",
+    "NetworkResult",
+    "gradient_flow",
+    "network",
+]

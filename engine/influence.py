@@ -1,0 +1,188 @@
+"""The influence map of a network (engine.network): log10 ||dy_t / dx_k||_2 for every output
+step t and input step k, per direction, exact and in the log domain.
+
+y_t^(d) is direction d's half of the top layer's output y^(L-1)_t, rows d n..(d+1) n (with
+``skip = "residual"`` that half includes the same half of the layer's input). The map is
+exactly zero (-inf) for k > t in the forward direction of a unidirectional or one-layer
+network and for k < t in the backward direction of a one-layer network; above one layer,
+each half of a bidirectional network sees the whole sequence through the other half below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .cells import Cell, get_cell
+from .network import (
+    DIRECTION_NAMES,
+    NetworkConfig,
+    NetworkTrace,
+    ScaledRows,
+    backward_layers,
+    cell_params,
+)
+
+
+def influence_by_vectors(
+    config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace
+) -> dict[str, np.ndarray]:
+    """influence_map's numbers by one covector at a time (the slow reference).
+
+    log10 ||dy_t^(d) / dx_k||_2 (spectral norm), exact, for every output step t (rows) and
+    input step k (columns), t, k = 1..T, per direction d ("forward", "backward").
+
+    y_t^(d) is direction d's half of the top layer's output y^(L-1)_t, rows d n..(d+1) n
+    (with ``skip = "residual"`` that half includes the same half of the layer's input). -inf
+    where the Jacobian is exactly zero: k > t for the forward direction of a unidirectional
+    network, and k < t for the backward direction of a one-layer network, while above one
+    layer each half sees the whole sequence through the other half below it.
+
+    Reverse mode, by Jacobian products: for each t and each unit covector e_i of y_t^(d),
+    backward_layers gives row i of dy_t^(d)/dx_k for every k at once, each row at its own
+    log10 scale; a (t, k) block is rescaled to its largest row before its norm is taken.
+    Cost: D n T backward passes of the network (no parameter gradients)."""
+    n, t_len, width = config.hidden_size, config.seq_len, config.output_size
+    d_in = config.input_size
+    maps: dict[str, np.ndarray] = {}
+    for d in range(config.directions):
+        out = np.full((t_len, t_len), -np.inf)
+        for t in range(t_len):
+            rows = np.zeros((n, t_len, d_in))  # rows[i, k] = row i of dy_t/dx_k (mantissa)
+            scales = np.full((n, t_len), -np.inf)
+            for i in range(n):
+                seed = np.zeros((t_len, width))
+                seed[t, d * n + i] = 1.0
+                dy = ScaledRows(seed, np.where(np.arange(t_len) == t, 0.0, -np.inf))
+                _, dx = backward_layers(config, weights, trace, dy, parameters=False)
+                rows[i], scales[i] = dx.mantissa, dx.scale
+            for k in range(t_len):
+                out[t, k] = _log10_spectral(rows[:, k], scales[:, k])
+        maps[DIRECTION_NAMES[d]] = out
+    return maps
+
+
+def influence_map(
+    config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace
+) -> dict[str, np.ndarray]:
+    """log10 ||dy_t^(d) / dx_k||_2 (spectral norm), exact, for every output step t (rows) and
+    input step k (columns), t, k = 1..T, per direction d ("forward", "backward").
+
+    y_t^(d) is direction d's half of the top layer's output y^(L-1)_t, rows d n..(d+1) n
+    (with ``skip = "residual"`` that half includes the same half of the layer's input). -inf
+    where the Jacobian is exactly zero: k > t for the forward direction of a unidirectional
+    network or of a one-layer one, and k < t for the backward direction of a one-layer
+    network, while above one layer each half of a bidirectional network sees the whole
+    sequence through the other half below it.
+
+    Forward mode by Jacobian products: every step's J_t = dz_t/dz_{t-1} : (S, S) and
+    B_t = dz_t/dx_t : (S, d_k) are read once from the cell's own one-step VJP (S unit
+    covectors per step), then the T d tangents of all the inputs go up the network together,
+    as one (S, T d) block per step with one log10 scale per column (a column is one input
+    coordinate at one step). Cost: S T L D VJPs, then L D T products (S, S)(S, T d)."""
+    cell = get_cell(config.cell)
+    n, t_len, d_in = config.hidden_size, config.seq_len, config.input_size
+    cols = t_len * d_in
+    x = np.zeros((t_len, d_in, cols))  # tangent of x_pos by column (source k, coordinate)
+    xs = np.full((t_len, cols), -np.inf)
+    for k in range(t_len):
+        x[k, :, k * d_in : (k + 1) * d_in] = np.eye(d_in)
+        xs[k, k * d_in : (k + 1) * d_in] = 0.0
+    for k in range(config.num_layers):
+        halves = []
+        for d in range(config.directions):
+            params = cell_params(config, weights, k, d)
+            a, c, step_scale = _step_matrices(cell, params, trace.traces[k][d], t_len)
+            halves.append(_tangent_sweep(a, c, step_scale, x, xs, n, d))
+        top = np.max([hs for _, hs in halves], axis=0)
+        y = np.concatenate([_at(hm, hs, top) for hm, hs in halves], axis=1)
+        if config.skip == "residual" and k >= 1:
+            top, old = np.maximum(top, xs), top
+            y = _at(y, old, top) + _at(x, xs, top)
+        x, xs = y, top
+    maps: dict[str, np.ndarray] = {}
+    for d in range(config.directions):
+        out = np.full((t_len, t_len), -np.inf)
+        for t in range(t_len):
+            for k in range(t_len):
+                span = slice(k * d_in, (k + 1) * d_in)
+                out[t, k] = _log10_spectral(x[t, d * n : (d + 1) * n, span].T, xs[t, span])
+        maps[DIRECTION_NAMES[d]] = out
+    return maps
+
+
+def _at(m: np.ndarray, scale: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Mantissas m : (T, r, M) with per-(row t, column) scales (T, M) brought to ``top``."""
+    safe_top = np.where(top > -np.inf, top, 0.0)
+    with np.errstate(under="ignore"):
+        f = 10.0 ** (scale - safe_top)  # 0 where the scale is -inf (a zero column)
+    return m * f[:, None, :]
+
+
+def _tangent_sweep(a, c, step_scale, x, xs, n: int, direction: int):
+    """One direction's tangents dh_t/d(columns) : (T, n, M) by sequence position, with
+    per-(position, column) log10 scales, from its input's tangents x : (T, d_k, M), xs."""
+    t_len, size = a.shape[0], a.shape[1]
+    m = x.shape[2]
+    g, gs = np.zeros((size, m)), np.full(m, -np.inf)
+    h, hs = np.zeros((t_len, n, m)), np.full((t_len, m), -np.inf)
+    for t in range(1, t_len + 1):
+        pos = t - 1 if direction == 0 else t_len - t
+        if step_scale[t - 1] == -np.inf:  # a step whose Jacobians are zero
+            g, gs = np.zeros((size, m)), np.full(m, -np.inf)
+            continue
+        top = np.maximum(gs, xs[pos])
+        u = a[t - 1].T @ _at(g[None], gs[None], top[None])[0]
+        u += c[t - 1].T @ _at(x[pos][None], xs[pos][None], top[None])[0]
+        size_u = np.max(np.abs(u), axis=0)
+        live = (size_u > 0.0) & (top > -np.inf)
+        safe = np.where(live, size_u, 1.0)
+        g = np.where(live[None], u / safe, 0.0)
+        with np.errstate(divide="ignore"):
+            gs = np.where(live, top + step_scale[t - 1] + np.log10(safe), -np.inf)
+        h[pos], hs[pos] = g[:n], gs
+    return h, hs
+
+
+def _step_matrices(cell: Cell, params: Any, trace: Any, t_len: int):
+    """(A, C, scale): A[t - 1] = J_t^T : (S, S) and C[t - 1] = B_t^T : (d_k, S) mantissas at
+    scale[t - 1] (log10, -inf for a zero step), read from the cell's one-step VJP by unit
+    covectors, each column at its own scale brought to the step's largest."""
+    n = params.hidden_size
+    size = cell.state_factor * n
+    step = cell.backward(params, trace)
+    w_ih = params.weight_ih
+    a = np.zeros((t_len, size, size))
+    c = np.zeros((t_len, w_ih.shape[1], size))
+    scale = np.full(t_len, -np.inf)
+    unit = np.eye(size)
+    for t in range(1, t_len + 1):
+        cols = [step(t, unit[j], 0.0) for j in range(size)]
+        live = [v.log10_scale for v in cols if v is not None]
+        if not live:
+            continue
+        top = max(live)
+        scale[t - 1] = top
+        with np.errstate(under="ignore"):
+            for j, v in enumerate(cols):
+                if v is not None:
+                    f = 10.0 ** (v.log10_scale - top)
+                    a[t - 1, :, j] = v.g_prev * f
+                    c[t - 1, :, j] = (w_ih.T @ v.delta_in) * f
+    return a, c, scale
+
+
+def _log10_spectral(rows: np.ndarray, scales: np.ndarray) -> float:
+    """log10 of the spectral norm of the matrix whose row i is rows[i] * 10**scales[i];
+    -inf when it is zero."""
+    live = (scales > -np.inf) & np.any(rows != 0.0, axis=1)
+    if not np.any(live):
+        return -np.inf
+    top = float(np.max(scales[live]))
+    with np.errstate(under="ignore"):
+        m = np.where(
+            live[:, None], rows * 10.0 ** (np.where(live, scales, top) - top)[:, None], 0.0
+        )
+    size = float(np.max(np.abs(m)))
+    return top + float(np.log10(size)) + float(np.log10(np.linalg.norm(m / size, 2)))

@@ -353,6 +353,7 @@ def test_a_waiter_on_a_gone_clients_flight_computes_it(blocked):
     waiter = Call(client.app, path, "seq_len=20&seed=4")  # the same query, as sent otherwise
     until(lambda: runtime.cache.waiting == 1)
     owner.leave()
+    until(lambda: runtime.skipped_gone == 1)  # seen gone before the slot frees (no race)
     release.set()
     for call in (holder, owner, waiter):
         call.join()

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .cells.base import BackwardSteps, Cell
+from .cells.base import Cell, StepRecorder
 from .logdomain import ScaledTensors, StepTerms, add_scaled, log10_norm, log10_row_norms
 
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -84,31 +84,22 @@ def bptt(
     dh = np.zeros((t_len + 1, n))  # mantissas of dL/dh_{T-l}, row l
     dh_scale = np.full(t_len + 1, -np.inf)
     dh[0], dh_scale[0] = g[:n], scale
-    rows = cell.gate_rows * n
-    d_in, d_hid, right = np.zeros((t_len, rows)), np.zeros((t_len, rows)), np.zeros((t_len, n))
-    extras = None
-    s = np.full(t_len, -np.inf)  # log10 scale of step t's results, row t - 1
+    record = StepRecorder(t_len, cell.gate_rows * n, n)
     step = cell.backward(params, trace)
     for t in range(t_len, 0, -1):
         vjp = step(t, g, scale)
         if vjp is None:  # exactly zero from here back, until an injection
             g, scale = np.zeros_like(g), -np.inf
         else:
-            d_in[t - 1], d_hid[t - 1], right[t - 1] = vjp.delta_in, vjp.delta_hid, vjp.right
-            if vjp.extras is not None:
-                if extras is None:
-                    extras = np.zeros((t_len, *vjp.extras.shape))
-                extras[t - 1] = vjp.extras
+            record.record(t, vjp)
             g, scale = vjp.g_prev, vjp.log10_scale
-            s[t - 1] = scale
         if t - 1 in extra:
             g, scale = add_scaled(g, scale, extra[t - 1], hid)
         dh[t_len - t + 1], dh_scale[t_len - t + 1] = g[:n], scale
     log10_dh = log10_row_norms(dh) + dh_scale
     if target is not None and t_len not in extra:
         log10_loss = 2.0 * log10_dh[0] - float(np.log10(2.0))
-    steps = BackwardSteps(d_in, d_hid, right, extras, s)
-    grads, contribution, terms = cell.parameter_gradients(params, trace, inputs, steps)
+    grads, contribution, terms = cell.parameter_gradients(params, trace, inputs, record.steps())
     return BPTTGradient(log10_dh, contribution, log10_loss, grads, terms)
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .cells import BackwardSteps, Cell, cell_options, get_cell
+from .cells import Cell, StepRecorder, cell_options, get_cell
 from .choices import check_choices
 from .logdomain import ScaledTensors, add_scaled, log10_row_norms
 
@@ -347,12 +347,9 @@ def direction_backward(
     Returns (dL/dh_t total, dL/dx_t, the parameter gradients or None when not
     ``parameters``), rows in the own order."""
     t_len, n = inputs.shape[0], params.hidden_size
-    rows = cell.gate_rows * n
     g, scale = np.zeros(cell.state_factor * n), -np.inf
     dh, dh_scale = np.zeros((t_len, n)), np.full(t_len, -np.inf)
-    d_in, d_hid, right = np.zeros((t_len, rows)), np.zeros((t_len, rows)), np.zeros((t_len, n))
-    extras = None
-    s = np.full(t_len, -np.inf)
+    record = StepRecorder(t_len, cell.gate_rows * n, n)
     step = cell.backward(params, trace)
     hid = slice(0, n)
     for t in range(t_len, 0, -1):
@@ -365,19 +362,13 @@ def direction_backward(
         if vjp is None:
             g, scale = np.zeros_like(g), -np.inf
             continue
-        d_in[t - 1], d_hid[t - 1], right[t - 1] = vjp.delta_in, vjp.delta_hid, vjp.right
-        if vjp.extras is not None:
-            if extras is None:
-                extras = np.zeros((t_len, *vjp.extras.shape))
-            extras[t - 1] = vjp.extras
+        record.record(t, vjp)
         g, scale = vjp.g_prev, vjp.log10_scale
-        s[t - 1] = scale
-    steps = BackwardSteps(d_in, d_hid, right, extras, s)
     grads = None
     if parameters:
-        grads = cell.parameter_gradients(params, trace, inputs, steps)[0]
-    dx = d_in @ params.weight_ih  # dL/dx_t = W_ih^T delta_in_t, at scale s_t
-    return ScaledRows(dh, dh_scale), ScaledRows(dx, s), grads
+        grads = cell.parameter_gradients(params, trace, inputs, record.steps())[0]
+    dx = record.delta_in @ params.weight_ih  # dL/dx_t = W_ih^T delta_in_t, at scale s_t
+    return ScaledRows(dh, dh_scale), ScaledRows(dx, record.scale), grads
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .base import BackwardSteps, Cell, Options, Profiles, StepVJP, profiles
+from .base import BackwardSteps, Cell, Options, Profiles, StepRecorder, StepVJP, profiles
 from .gru import GRU, GRUParams, GRUTrace
 from .lstm import LSTM, LSTMParams, LSTMTrace
 from .rnn import RNN, RNNParams, RNNTrace
@@ -48,6 +48,7 @@ __all__ = [
     "LSTM",
     "RNN",
     "BackwardSteps",
+    "StepRecorder",
     "Cell",
     "GRUParams",
     "GRUTrace",

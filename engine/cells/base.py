@@ -82,6 +82,30 @@ class BackwardSteps:
     scale: np.ndarray
 
 
+class StepRecorder:
+    """Collects the StepVJPs of a backward pass into ``BackwardSteps`` (row t - 1 for step t);
+    a step never recorded keeps zero rows and scale -inf."""
+
+    def __init__(self, t_len: int, rows: int, n: int):
+        self.t_len = t_len
+        self.delta_in, self.delta_hid = np.zeros((t_len, rows)), np.zeros((t_len, rows))
+        self.right = np.zeros((t_len, n))
+        self.extras: np.ndarray | None = None
+        self.scale = np.full(t_len, -np.inf)
+
+    def record(self, t: int, vjp: StepVJP) -> None:
+        i = t - 1
+        self.delta_in[i], self.delta_hid[i], self.right[i] = vjp.delta_in, vjp.delta_hid, vjp.right
+        if vjp.extras is not None:
+            if self.extras is None:
+                self.extras = np.zeros((self.t_len, *vjp.extras.shape))
+            self.extras[i] = vjp.extras
+        self.scale[i] = vjp.log10_scale
+
+    def steps(self) -> BackwardSteps:
+        return BackwardSteps(self.delta_in, self.delta_hid, self.right, self.extras, self.scale)
+
+
 class Cell(Protocol):
     """A recurrent cell. Attributes describe it; methods are pure functions of their
     arguments (the cell object holds no state)."""

@@ -57,8 +57,7 @@ def influence_by_vectors(
                 dy = ScaledRows(seed, np.where(np.arange(t_len) == t, 0.0, -np.inf))
                 _, dx = backward_layers(config, weights, trace, dy, parameters=False)
                 rows[i], scales[i] = dx.mantissa, dx.scale
-            for k in range(t_len):
-                out[t, k] = _log10_spectral(rows[:, k], scales[:, k])
+            out[t] = _log10_spectral(rows.transpose(1, 0, 2), scales.T)
         maps[DIRECTION_NAMES[d]] = out
     return maps
 
@@ -105,9 +104,9 @@ def influence_map(
     for d in range(config.directions):
         out = np.full((t_len, t_len), -np.inf)
         for t in range(t_len):
-            for k in range(t_len):
-                span = slice(k * d_in, (k + 1) * d_in)
-                out[t, k] = _log10_spectral(x[t, d * n : (d + 1) * n, span].T, xs[t, span])
+            # the blocks dy_t/dx_k, k = 1..T, as (T, d, n): rows are input coordinates
+            rows = x[t, d * n : (d + 1) * n].T.reshape(t_len, d_in, n)
+            out[t] = _log10_spectral(rows, xs[t].reshape(t_len, d_in))
         maps[DIRECTION_NAMES[d]] = out
     return maps
 
@@ -147,42 +146,36 @@ def _tangent_sweep(a, c, step_scale, x, xs, n: int, direction: int):
 
 def _step_matrices(cell: Cell, params: Any, trace: Any, t_len: int):
     """(A, C, scale): A[t - 1] = J_t^T : (S, S) and C[t - 1] = B_t^T : (d_k, S) mantissas at
-    scale[t - 1] (log10, -inf for a zero step), read from the cell's one-step VJP by unit
-    covectors, each column at its own scale brought to the step's largest."""
-    n = params.hidden_size
-    size = cell.state_factor * n
-    step = cell.backward(params, trace)
+    scale[t - 1] (log10, -inf for a zero step), read from the cell's batched one-step VJP of
+    the S unit covectors (row j of G = I gives row j of J_t and of B_t)."""
+    size = cell.state_factor * params.hidden_size
+    rows_step = cell.backward_rows(params, trace)
     w_ih = params.weight_ih
     a = np.zeros((t_len, size, size))
     c = np.zeros((t_len, w_ih.shape[1], size))
     scale = np.full(t_len, -np.inf)
     unit = np.eye(size)
     for t in range(1, t_len + 1):
-        cols = [step(t, unit[j], 0.0) for j in range(size)]
-        live = [v.log10_scale for v in cols if v is not None]
-        if not live:
+        out = rows_step(t, unit)
+        if out is None:
             continue
-        top = max(live)
-        scale[t - 1] = top
-        with np.errstate(under="ignore"):
-            for j, v in enumerate(cols):
-                if v is not None:
-                    f = 10.0 ** (v.log10_scale - top)
-                    a[t - 1, :, j] = v.g_prev * f
-                    c[t - 1, :, j] = (w_ih.T @ v.delta_in) * f
+        a[t - 1], c[t - 1] = out.g_prev.T, (out.delta_in @ w_ih).T
+        scale[t - 1] = out.log10_scale
     return a, c, scale
 
 
-def _log10_spectral(rows: np.ndarray, scales: np.ndarray) -> float:
-    """log10 of the spectral norm of the matrix whose row i is rows[i] * 10**scales[i];
-    -inf when it is zero."""
-    live = (scales > -np.inf) & np.any(rows != 0.0, axis=1)
-    if not np.any(live):
-        return -np.inf
-    top = float(np.max(scales[live]))
+def _log10_spectral(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """log10 of the spectral norm of each matrix b whose row i is rows[b, i] * 10**scales[b, i]
+    (rows : (B, r, c), scales : (B, r)); -inf for a zero matrix."""
+    live = (scales > -np.inf) & np.any(rows != 0.0, axis=2)
+    top = np.max(np.where(live, scales, -np.inf), axis=1)
+    safe_top = np.where(top > -np.inf, top, 0.0)
     with np.errstate(under="ignore"):
-        m = np.where(
-            live[:, None], rows * 10.0 ** (np.where(live, scales, top) - top)[:, None], 0.0
-        )
-    size = float(np.max(np.abs(m)))
-    return top + float(np.log10(size)) + float(np.log10(np.linalg.norm(m / size, 2)))
+        f = np.where(live, 10.0 ** (np.where(live, scales, 0.0) - safe_top[:, None]), 0.0)
+    m = rows * f[:, :, None]
+    size = np.max(np.abs(m), axis=(1, 2))
+    nonzero = size > 0.0
+    safe = np.where(nonzero, size, 1.0)
+    norms = np.linalg.norm(m / safe[:, None, None], ord=2, axis=(1, 2))
+    with np.errstate(divide="ignore"):
+        return np.where(nonzero, safe_top + np.log10(safe) + np.log10(norms), -np.inf)

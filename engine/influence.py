@@ -76,39 +76,58 @@ def influence_map(
     sequence through the other half below it.
 
     Forward mode by Jacobian products: every step's J_t = dz_t/dz_{t-1} : (S, S) and
-    B_t = dz_t/dx_t : (S, d_k) are read once from the cell's own one-step VJP (S unit
-    covectors per step), then the T d tangents of all the inputs go up the network together,
-    as one (S, T d) block per step with one log10 scale per column (a column is one input
-    coordinate at one step). Cost: S T L D VJPs, then L D T products (S, S)(S, T d)."""
+    B_t = dz_t/dx_t : (S, d_k) are read from the cell's batched one-step VJP (one call per
+    step), then the tangents of the inputs go up the network together, as one (S, M) block
+    per step with one log10 scale per column (a column is one input coordinate at one step).
+    The sources are taken in chunks of at most CHUNK_BYTES of tangents, so memory stays
+    bounded at any T; a step where no column is alive yet is skipped. Cost: T L D VJPs of
+    S covectors per chunk, then L D T products (S, S)(S, T d)."""
     cell = get_cell(config.cell)
     n, t_len, d_in = config.hidden_size, config.seq_len, config.input_size
-    cols = t_len * d_in
-    x = np.zeros((t_len, d_in, cols))  # tangent of x_pos by column (source k, coordinate)
-    xs = np.full((t_len, cols), -np.inf)
-    for k in range(t_len):
-        x[k, :, k * d_in : (k + 1) * d_in] = np.eye(d_in)
-        xs[k, k * d_in : (k + 1) * d_in] = 0.0
-    for k in range(config.num_layers):
-        halves = []
+    width = max(config.output_size, d_in)
+    most = int(max(1, min(t_len, CHUNK_BYTES // (8 * t_len * width * d_in))))
+    chunk = -(-t_len // -(-t_len // most))  # chunks of equal size, at most ``most`` sources
+    maps = {DIRECTION_NAMES[d]: np.full((t_len, t_len), -np.inf) for d in range(config.directions)}
+    for k0 in range(0, t_len, chunk):
+        k1 = min(t_len, k0 + chunk)
+        x, xs = _source_tangents(t_len, d_in, k0, k1)
+        for k in range(config.num_layers):
+            y = np.zeros((t_len, config.output_size, x.shape[2]))
+            scales = []
+            for d in range(config.directions):
+                params = cell_params(config, weights, k, d)
+                steps = _step_matrices(cell, params, trace.traces[k][d], t_len)
+                scales.append(_tangent_sweep(*steps, x, xs, y[:, d * n : (d + 1) * n], d))
+            top = np.max(scales, axis=0)
+            for d, hs in enumerate(scales):
+                _rescale_columns(y[:, d * n : (d + 1) * n], hs, top)
+            if config.skip == "residual" and k >= 1:
+                top, old = np.maximum(top, xs), top
+                _rescale_columns(y, old, top)
+                y += _at(x, xs, top)
+            x, xs = y, top
         for d in range(config.directions):
-            params = cell_params(config, weights, k, d)
-            a, c, step_scale = _step_matrices(cell, params, trace.traces[k][d], t_len)
-            halves.append(_tangent_sweep(a, c, step_scale, x, xs, n, d))
-        top = np.max([hs for _, hs in halves], axis=0)
-        y = np.concatenate([_at(hm, hs, top) for hm, hs in halves], axis=1)
-        if config.skip == "residual" and k >= 1:
-            top, old = np.maximum(top, xs), top
-            y = _at(y, old, top) + _at(x, xs, top)
-        x, xs = y, top
-    maps: dict[str, np.ndarray] = {}
-    for d in range(config.directions):
-        out = np.full((t_len, t_len), -np.inf)
-        for t in range(t_len):
-            # the blocks dy_t/dx_k, k = 1..T, as (T, d, n): rows are input coordinates
-            rows = x[t, d * n : (d + 1) * n].T.reshape(t_len, d_in, n)
-            out[t] = _log10_spectral(rows, xs[t].reshape(t_len, d_in))
-        maps[DIRECTION_NAMES[d]] = out
+            out = maps[DIRECTION_NAMES[d]]
+            for t in range(t_len):
+                # the blocks dy_t/dx_k, k in the chunk, as (k1 - k0, d, n): rows are inputs
+                rows = x[t, d * n : (d + 1) * n].T.reshape(k1 - k0, d_in, n)
+                out[t, k0:k1] = _log10_spectral(rows, xs[t].reshape(k1 - k0, d_in))
     return maps
+
+
+CHUNK_BYTES = 64 * 2**20  # tangents of one layer's output per chunk of sources
+
+
+def _source_tangents(t_len: int, d_in: int, k0: int, k1: int):
+    """The inputs' tangents by column for sources k0..k1 - 1 (0-based): x : (T, d, M) with
+    x[k, :, cols of source k] = I, and their log10 scales (T, M)."""
+    cols = (k1 - k0) * d_in
+    x = np.zeros((t_len, d_in, cols))
+    xs = np.full((t_len, cols), -np.inf)
+    for j, k in enumerate(range(k0, k1)):
+        x[k, :, j * d_in : (j + 1) * d_in] = np.eye(d_in)
+        xs[k, j * d_in : (j + 1) * d_in] = 0.0
+    return x, xs
 
 
 def _at(m: np.ndarray, scale: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -119,29 +138,42 @@ def _at(m: np.ndarray, scale: np.ndarray, top: np.ndarray) -> np.ndarray:
     return m * f[:, None, :]
 
 
-def _tangent_sweep(a, c, step_scale, x, xs, n: int, direction: int):
-    """One direction's tangents dh_t/d(columns) : (T, n, M) by sequence position, with
-    per-(position, column) log10 scales, from its input's tangents x : (T, d_k, M), xs."""
+def _rescale_columns(m: np.ndarray, scale: np.ndarray, top: np.ndarray) -> None:
+    """_at in place."""
+    safe_top = np.where(top > -np.inf, top, 0.0)
+    with np.errstate(under="ignore"):
+        m *= (10.0 ** (scale - safe_top))[:, None, :]
+
+
+def _tangent_sweep(a, c, step_scale, x, xs, h, direction: int):
+    """One direction's tangents dh_t/d(columns) written into h : (T, n, M) by sequence
+    position, from its input's tangents x : (T, d_k, M) with scales xs; returns their
+    per-(position, column) log10 scales (T, M)."""
     t_len, size = a.shape[0], a.shape[1]
-    m = x.shape[2]
+    n, m = h.shape[1], x.shape[2]
     g, gs = np.zeros((size, m)), np.full(m, -np.inf)
-    h, hs = np.zeros((t_len, n, m)), np.full((t_len, m), -np.inf)
+    hs = np.full((t_len, m), -np.inf)
+    alive = False  # whether g has a live column
     for t in range(1, t_len + 1):
         pos = t - 1 if direction == 0 else t_len - t
-        if step_scale[t - 1] == -np.inf:  # a step whose Jacobians are zero
-            g, gs = np.zeros((size, m)), np.full(m, -np.inf)
+        fed = bool(np.any(xs[pos] > -np.inf))
+        if step_scale[t - 1] == -np.inf or not (alive or fed):  # nothing reaches this step
+            if alive:
+                g, gs, alive = np.zeros((size, m)), np.full(m, -np.inf), False
             continue
         top = np.maximum(gs, xs[pos])
         u = a[t - 1].T @ _at(g[None], gs[None], top[None])[0]
-        u += c[t - 1].T @ _at(x[pos][None], xs[pos][None], top[None])[0]
+        if fed:
+            u += c[t - 1].T @ _at(x[pos][None], xs[pos][None], top[None])[0]
         size_u = np.max(np.abs(u), axis=0)
         live = (size_u > 0.0) & (top > -np.inf)
         safe = np.where(live, size_u, 1.0)
         g = np.where(live[None], u / safe, 0.0)
         with np.errstate(divide="ignore"):
             gs = np.where(live, top + step_scale[t - 1] + np.log10(safe), -np.inf)
+        alive = bool(np.any(live))
         h[pos], hs[pos] = g[:n], gs
-    return h, hs
+    return hs
 
 
 def _step_matrices(cell: Cell, params: Any, trace: Any, t_len: int):

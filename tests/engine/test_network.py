@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bpttlab.engine import influence
 from bpttlab.engine.bptt import bptt
 from bpttlab.engine.cells import cell_options, get_cell
 from bpttlab.engine.influence import influence_by_vectors, influence_map
@@ -400,10 +401,18 @@ def test_a_forward_pass_beyond_float64_is_refused_naming_the_step():
         network(config)
 
 
+@pytest.mark.parametrize("chunk_sources", [None, 2])
 @pytest.mark.parametrize(("cell", "layers", "bidi", "skip"), INFLUENCE_CASES)
-def test_influence_by_blocks_equals_influence_by_vectors(cell, layers, bidi, skip):
-    """The map by (S, n) blocks of covectors equals the map by one covector at a time."""
+def test_influence_by_blocks_equals_influence_by_vectors(
+    cell, layers, bidi, skip, chunk_sources, monkeypatch
+):
+    """The map by blocks of tangents equals the map by one covector at a time, with all the
+    sources in one block and in blocks of two (the memory bound of long sequences)."""
     config = _config(cell, layers, bidi, skip, seq_len=5)
+    if chunk_sources is not None:
+        width = max(config.output_size, config.input_size)  # as influence_map sizes a chunk
+        per_source = 8 * config.seq_len * width * config.input_size
+        monkeypatch.setattr(influence, "CHUNK_BYTES", chunk_sources * per_source)
     prob = draw_network_problem(config)
     trace = network(config, prob).trace
     slow = influence_by_vectors(config, prob.weights, trace)

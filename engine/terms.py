@@ -70,27 +70,32 @@ def layer0_terms(
     the terms (dL_t/dz_k)(dz_k/dW_hh)^+, rows k by position (0-based)}. The terms of one t
     sum to dL_t/dW_hh of that direction's ``weight_hh_l0``."""
     cell = get_cell(config.cell)
-    steps = loss_steps(config)
-    err = logit_errors(config, trace, targets)[steps]  # (m, V), one row per loss step
-    w_out = np.asarray(weights["output.weight"], dtype=float)
-    m, t_len = len(steps), config.seq_len
-    seed = np.zeros((m, t_len, config.output_size))
-    seed[np.arange(m), steps] = err @ w_out
-    scale = np.full((m, t_len), -np.inf)
-    scale[np.arange(m), steps] = 0.0
-    records = _rows_backward(config, cell, weights, trace, ScaledRows(seed, scale))
-    out: list[dict[int, StepTerms]] = []
-    for d, (rec, right) in enumerate(records):
-        params = cell_params(config, weights, 0, d)
-        order = slice(None) if d == 0 else slice(None, None, -1)
-        inputs = trace.layer_inputs[0][order]
-        per_loss: dict[int, StepTerms] = {}
-        for i, t in enumerate(steps):
-            own = BackwardSteps(rec.delta_in[i], rec.delta_hid[i], right, None, rec.scale[i])
-            terms = cell.parameter_gradients(params, trace.traces[0][d], inputs, own)[2]
-            per_loss[int(t)] = _by_position(terms, order)
-        out.append(per_loss)
+    all_steps = loss_steps(config)
+    err = logit_errors(config, trace, targets) @ np.asarray(weights["output.weight"], float)
+    t_len, rows = config.seq_len, cell.gate_rows * config.hidden_size
+    per_seed = 8 * t_len * (6 * config.output_size + 2 * rows)  # the blocks' bytes per covector
+    chunk = int(max(1, CHUNK_BYTES // per_seed))
+    out: list[dict[int, StepTerms]] = [{} for _ in range(config.directions)]
+    for start in range(0, len(all_steps), chunk):
+        steps = all_steps[start : start + chunk]
+        m = len(steps)
+        seed = np.zeros((m, t_len, config.output_size))
+        seed[np.arange(m), steps] = err[steps]
+        scale = np.full((m, t_len), -np.inf)
+        scale[np.arange(m), steps] = 0.0
+        records = _rows_backward(config, cell, weights, trace, ScaledRows(seed, scale))
+        for d, (rec, right) in enumerate(records):
+            params = cell_params(config, weights, 0, d)
+            order = slice(None) if d == 0 else slice(None, None, -1)
+            inputs = trace.layer_inputs[0][order]
+            for i, t in enumerate(steps):
+                own = BackwardSteps(rec.delta_in[i], rec.delta_hid[i], right, None, rec.scale[i])
+                terms = cell.parameter_gradients(params, trace.traces[0][d], inputs, own)[2]
+                out[d][int(t)] = _by_position(terms, order)
     return out
+
+
+CHUNK_BYTES = 64 * 2**20  # the backward pass's blocks per chunk of loss steps
 
 
 class _Records:

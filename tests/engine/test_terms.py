@@ -8,6 +8,7 @@ linear one-layer network whose terms have a closed form far below float64's rang
 import numpy as np
 import pytest
 
+from bpttlab.engine import terms as terms_module
 from bpttlab.engine.network import draw_network_problem, network, network_forward, param_name
 from bpttlab.engine.terms import layer0_terms, terms_map
 
@@ -61,8 +62,15 @@ def test_every_term_is_the_derivative_of_one_loss_by_one_steps_weights(
                 check_grad(loss_at, dense(terms, k), w, rng, directions=1, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("one_at_a_time", [False, True])
 @pytest.mark.parametrize(("cell", "layers", "bidi", "skip", "loss"), CASES)
-def test_the_terms_sum_to_the_gradient_and_the_map_is_their_norms(cell, layers, bidi, skip, loss):
+def test_the_terms_sum_to_the_gradient_and_the_map_is_their_norms(
+    cell, layers, bidi, skip, loss, one_at_a_time, monkeypatch
+):
+    """All the loss steps' backward passes at once, or one covector per chunk (the memory
+    bound of long sequences)."""
+    if one_at_a_time:
+        monkeypatch.setattr(terms_module, "CHUNK_BYTES", 1)
     config = _config(cell, layers, bidi, skip, loss, seq_len=5)
     prob = draw_network_problem(config)
     result = network(config, prob)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..logdomain import ScaledTensors, StepTerms
 from ..nonlinearity import get_nonlinearity
-from .base import BackwardStep, BackwardSteps, StepVJP
+from .base import BackwardStep, BackwardSteps, RowsStep, StepVJP
 
 SIGMOID = get_nonlinearity("sigmoid")
 TANH = get_nonlinearity("tanh")
@@ -31,6 +31,18 @@ def scaled_step(unit_step: Callable[[int, np.ndarray], tuple]) -> BackwardStep:
         return StepVJP(*unit_step(t, g / size), scale)
 
     return step
+
+
+def one_row(rows_step: RowsStep) -> Callable[[int, np.ndarray], tuple]:
+    """The plain one-covector step that scaled_step takes, from a gated cell's batched step
+    (whose scale is 0): (g_prev, delta_in, delta_hid, right, extras) of g as one row."""
+
+    def unit_step(t: int, g: np.ndarray) -> tuple:
+        out = rows_step(t, g[None])
+        extras = None if out.extras is None else out.extras[0]
+        return out.g_prev[0], out.delta_in[0], out.delta_hid[0], out.right, extras
+
+    return unit_step
 
 
 def gated_parameter_gradients(

@@ -27,7 +27,7 @@ from ..products import View
 from .base import BackwardStep, BackwardSteps, Options, RowsStep, RowsVJP, draw_weights
 from .gated import SIGMOID as _SIG
 from .gated import TANH as _TANH
-from .gated import gated_parameter_gradients, scaled_step
+from .gated import gated_parameter_gradients, one_row, scaled_step
 
 GRU_FORMS = ("pytorch", "lecture")
 
@@ -176,57 +176,30 @@ def gru_views(p: GRUParams, tr: GRUTrace) -> dict[str, View]:
     return {"input": View(input_view, t_len - 1)}
 
 
-def gru_backward_step(p: GRUParams, tr: GRUTrace, t: int, g: np.ndarray):
-    """One step of BPTT: g = dL/dh_t : (n,) to dL/dh_{t-1}.
-
-    Returns (g_prev, delta_in, delta_hid, right_n): delta_in = dL/d(W_ih x + b_ih) : (3n,),
-    delta_hid = dL/d(W_hh-side pre-activation + b_hh) : (3n,); the W_hh gradient of this
-    step is outer(delta_hid, h_{t-1}) except its n rows, which multiply ``right_n``
-    (h_{t-1} in PyTorch's form, r * h_{t-1} in the lecture form).
-    """
-    n = p.hidden_size
-    k = t - 1
-    hp = tr.h[k]
-    r, z, nn = _SIG.forward(tr.a_r[k]), _SIG.forward(tr.a_z[k]), np.tanh(tr.a_n[k])
-    w = p.weight_hh
-    if p.form == "pytorch":
-        da_n = g * (1.0 - z) * (1.0 - nn**2)
-        d_z = g * (hp - nn) * _SIG.derivative(tr.a_z[k])
-        d_r = da_n * tr.m[k] * _SIG.derivative(tr.a_r[k])
-        d_m = da_n * r
-        delta_in = np.concatenate([d_r, d_z, da_n])
-        delta_hid = np.concatenate([d_r, d_z, d_m])
-        return g * z + w.T @ delta_hid, delta_in, delta_hid, hp
-    da_n = g * z * (1.0 - nn**2)
-    d_z = g * (nn - hp) * _SIG.derivative(tr.a_z[k])
-    d_rh = w[2 * n :].T @ da_n
-    d_r = d_rh * hp * _SIG.derivative(tr.a_r[k])
-    delta = np.concatenate([d_r, d_z, da_n])
-    g_prev = g * (1.0 - z) + w[:n].T @ d_r + w[n : 2 * n].T @ d_z + d_rh * r
-    return g_prev, delta, delta, r * hp
-
-
 def gru_backward_rows(p: GRUParams, tr: GRUTrace) -> RowsStep:
-    """gru_backward_step for the rows of G : (m, n) at once (scale 0)."""
+    """One step of BPTT for the rows of G : (m, n), each dL/dh_t, at once: their dL/dh_{t-1},
+    delta_in = dL/d(W_ih x + b_ih) : (m, 3n) and delta_hid = dL/d(W_hh-side pre-activation
+    + b_hh) : (m, 3n); the W_hh gradient of this step is outer(delta_hid, h_{t-1}) except
+    its n rows, which multiply ``right`` (h_{t-1} in PyTorch's form, r * h_{t-1} in the
+    lecture form). Scale 0."""
     n, w = p.hidden_size, p.weight_hh
 
     def rows_step(t: int, g: np.ndarray) -> RowsVJP:
         k = t - 1
         hp = tr.h[k]
         r, z, nn = _SIG.forward(tr.a_r[k]), _SIG.forward(tr.a_z[k]), np.tanh(tr.a_n[k])
-        dz = _SIG.derivative(tr.a_z[k])
         if p.form == "pytorch":
-            da_n = g * ((1.0 - z) * (1.0 - nn**2))
-            d_z = g * ((hp - nn) * dz)
-            d_r = da_n * (tr.m[k] * _SIG.derivative(tr.a_r[k]))
+            da_n = g * (1.0 - z) * (1.0 - nn**2)
+            d_z = g * (hp - nn) * _SIG.derivative(tr.a_z[k])
+            d_r = da_n * tr.m[k] * _SIG.derivative(tr.a_r[k])
             d_m = da_n * r
             delta_in = np.concatenate([d_r, d_z, da_n], axis=1)
             delta_hid = np.concatenate([d_r, d_z, d_m], axis=1)
             return RowsVJP(g * z + delta_hid @ w, delta_in, delta_hid, hp, None, 0.0)
-        da_n = g * (z * (1.0 - nn**2))
-        d_z = g * ((nn - hp) * dz)
+        da_n = g * z * (1.0 - nn**2)
+        d_z = g * (nn - hp) * _SIG.derivative(tr.a_z[k])
         d_rh = da_n @ w[2 * n :]
-        d_r = d_rh * (hp * _SIG.derivative(tr.a_r[k]))
+        d_r = d_rh * hp * _SIG.derivative(tr.a_r[k])
         delta = np.concatenate([d_r, d_z, da_n], axis=1)
         g_prev = g * (1.0 - z) + d_r @ w[:n] + d_z @ w[n : 2 * n] + d_rh * r
         return RowsVJP(g_prev, delta, delta, r * hp, None, 0.0)
@@ -287,7 +260,7 @@ class GRUCell:
         return None
 
     def backward(self, params: GRUParams, trace: GRUTrace) -> BackwardStep:
-        return scaled_step(lambda t, g: (*gru_backward_step(params, trace, t, g), None))
+        return scaled_step(one_row(gru_backward_rows(params, trace)))
 
     def backward_rows(self, params: GRUParams, trace: GRUTrace) -> RowsStep:
         return gru_backward_rows(params, trace)

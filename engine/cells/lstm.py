@@ -23,7 +23,7 @@ from ..products import View
 from .base import BackwardStep, BackwardSteps, Options, RowsStep, RowsVJP, draw_weights
 from .gated import SIGMOID as _SIG
 from .gated import TANH as _TANH
-from .gated import gated_parameter_gradients, scaled_step
+from .gated import gated_parameter_gradients, one_row, scaled_step
 
 
 @dataclass(frozen=True)
@@ -223,38 +223,21 @@ def lstm_views(p: LSTMParams, tr: LSTMTrace) -> dict[str, View]:
     }
 
 
-def lstm_backward_step(p: LSTMParams, tr: LSTMTrace, t: int, g: np.ndarray):
-    """One step of BPTT: g = dL/d(h_t, c_t) : (2n,) to dL/d(h_{t-1}, c_{t-1}).
-
-    Returns (g_prev, delta, extras): delta = dL/dA_t : (4n,), the gradient of the gate
-    pre-activations (rows i | f | g | o), which W_ih, W_hh and both biases share;
-    extras = peephole gradients (3, n) for this step (None without peepholes).
-    """
-    n, ds, i, f, gg, o, c_prev, tanh_c, peep, _ = _step_parts(p, tr, t)
-    g_h, g_c = g[:n], g[n:]
-    d_o = g_h * tanh_c * ds["o"]
-    d_c = g_c + g_h * o * (1.0 - tanh_c**2) + d_o * peep[2]
-    d_i = d_c * gg * ds["i"]
-    d_f = d_c * c_prev * ds["f"]
-    d_g = d_c * i * _TANH.derivative(tr.pre[t - 1][2 * n : 3 * n])
-    delta = np.concatenate([d_i, d_f, d_g, d_o])
-    g_prev = np.concatenate([p.weight_hh.T @ delta, d_c * f + d_i * peep[0] + d_f * peep[1]])
-    extras = None if p.peephole is None else np.stack([d_i * c_prev, d_f * c_prev, d_o * tr.c[t]])
-    return g_prev, delta, extras
-
-
 def lstm_backward_rows(p: LSTMParams, tr: LSTMTrace) -> RowsStep:
-    """lstm_backward_step for the rows of G : (m, 2n) at once (scale 0: no factor to pull
-    out, the gates' slopes are at most 1)."""
+    """One step of BPTT for the rows of G : (m, 2n), each dL/d(h_t, c_t), at once: their
+    dL/d(h_{t-1}, c_{t-1}) and delta = dL/dA_t : (m, 4n), the gradient of the gate
+    pre-activations (rows i | f | g | o), which W_ih, W_hh and both biases share; extras =
+    the peephole gradients (m, 3, n) (None without peepholes). Scale 0: no factor to pull
+    out, the gates' slopes are at most 1."""
 
     def rows_step(t: int, g: np.ndarray) -> RowsVJP:
         n, ds, i, f, gg, o, c_prev, tanh_c, peep, _ = _step_parts(p, tr, t)
         g_h, g_c = g[:, :n], g[:, n:]
-        d_o = g_h * (tanh_c * ds["o"])
-        d_c = g_c + g_h * (o * (1.0 - tanh_c**2)) + d_o * peep[2]
-        d_i = d_c * (gg * ds["i"])
-        d_f = d_c * (c_prev * ds["f"])
-        d_g = d_c * (i * _TANH.derivative(tr.pre[t - 1][2 * n : 3 * n]))
+        d_o = g_h * tanh_c * ds["o"]
+        d_c = g_c + g_h * o * (1.0 - tanh_c**2) + d_o * peep[2]
+        d_i = d_c * gg * ds["i"]
+        d_f = d_c * c_prev * ds["f"]
+        d_g = d_c * i * _TANH.derivative(tr.pre[t - 1][2 * n : 3 * n])
         delta = np.concatenate([d_i, d_f, d_g, d_o], axis=1)
         g_prev = np.concatenate(
             [delta @ p.weight_hh, d_c * f + d_i * peep[0] + d_f * peep[1]], axis=1
@@ -320,11 +303,7 @@ class LSTMCell:
         return None
 
     def backward(self, params: LSTMParams, trace: LSTMTrace) -> BackwardStep:
-        def unit_step(t: int, g: np.ndarray):
-            g_prev, delta, extras = lstm_backward_step(params, trace, t, g)
-            return g_prev, delta, delta, trace.h[t - 1], extras
-
-        return scaled_step(unit_step)
+        return scaled_step(one_row(lstm_backward_rows(params, trace)))
 
     def backward_rows(self, params: LSTMParams, trace: LSTMTrace) -> RowsStep:
         return lstm_backward_rows(params, trace)

@@ -42,7 +42,10 @@ def pascanu_log10_bound(gamma: float, sigma_max: float, seq_len: int) -> np.ndar
     distance = np.arange(seq_len + 1, dtype=float)
     if sigma_max == 0.0:
         return np.where(distance == 0, 0.0, -np.inf)
-    return distance * np.log10(gamma * sigma_max)
+    product = gamma * sigma_max
+    if product < np.finfo(float).tiny:  # below the normal range: apart, so it cannot underflow
+        return distance * (np.log10(gamma) + np.log10(sigma_max))
+    return distance * np.log10(product)
 
 
 @dataclass(frozen=True)

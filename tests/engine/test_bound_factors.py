@@ -135,3 +135,13 @@ def test_mean_top_slope_is_the_geometric_mean_of_each_steps_largest_slope():
     assert b.mean_top_slope == pytest.approx(np.sqrt(0.5 * 0.25), rel=1e-12)
     zero = BoundFactors(weight=np.zeros(3), slope=np.array([0.0, -np.inf, -np.inf]), median_slope=0)
     assert zero.mean_top_slope is None
+
+
+def test_pascanu_bound_of_a_subnormal_spectral_norm_is_finite():
+    """gamma * sigma_max underflows to 0 for sigma_max = 5e-324 (found by hypothesis): the
+    bound is l (log10 gamma + log10 sigma_max), not -inf and not a warning."""
+    from bpttlab.engine.spectrum import pascanu_log10_bound
+
+    out = pascanu_log10_bound(0.25, 5e-324, 2)
+    want = np.log10(0.25) + np.log10(5e-324)
+    np.testing.assert_allclose(out, [0.0, want, 2 * want], rtol=1e-15)

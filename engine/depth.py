@@ -302,12 +302,16 @@ class DepthRun:
 
     @property
     def log10_ratio(self) -> float:
-        """log10 ||dL/dh_0|| / ||dL/dh_L||."""
+        """log10 ||dL/dh_0|| / ||dL/dh_L|| (-inf when the input's gradient is exactly 0)."""
+        if self.log10_grad[0] == -np.inf:
+            return -np.inf
         return float(self.log10_grad[0] - self.log10_grad[-1])
 
     @property
     def log10_spread(self) -> float:
         """log10 sigma_max / sigma_min (inf when sigma_min is exactly 0)."""
+        if self.log10_singular[-1] == -np.inf:
+            return np.inf
         return float(self.log10_singular[0] - self.log10_singular[-1])
 
 

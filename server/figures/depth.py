@@ -150,7 +150,9 @@ def activation_figure(r: DepthResult) -> Figure:
         f"(std) is {num(run.std[0])} at the input and {num(run.std[-1])} at layer "
         f"{r.config.depth}"
     )
-    if act in SATURATION_WORD:
+    if act in SATURATION_WORD and not np.any(run.saturated > 0):
+        summary += f"; no input of {act} is {SATURATION_WORD[act].split(' ')[0]} in any layer"
+    elif act in SATURATION_WORD:
         k = int(np.argmax(run.saturated))
         summary += (
             f"; the most {SATURATION_WORD[act]} inputs of {act}: {run.saturated[k]:.0%} at "
@@ -234,7 +236,7 @@ def depth_numbers(r: DepthResult) -> list[dict[str, str]]:
         },
         {
             "name": "spread",
-            "label": "sigma_max / sigma_min of dy/dx",
+            "label": "Largest / smallest singular value of dy/dx",
             "value": (power(spread) if run.spread_resolved else f"at least {power(spread)}")
             if np.isfinite(spread)
             else "infinite (a zero singular value)",

@@ -236,3 +236,22 @@ def test_the_estimate_names_the_cost_formula(client, make_client):
     assert r.status_code == 422
     error = r.json()["errors"][0]
     assert error["field"] == "depth" and re.search(r"width\^3", error["message"])
+
+
+def test_the_extremes_give_finite_json(client):
+    # saturated tanh with huge weights, and 200 sigmoid layers whose gradient leaves float64
+    for params in (
+        {"init": "large", "gain": "10", "depth": "200", "width": "32", "compare": "true"},
+        {"activation": "sigmoid", "init": "small", "depth": "200", "width": "16"},
+    ):
+        b = body(client, params)
+        for run in b["runs"].values():
+            assert all(v is None or math.isfinite(v) for v in run["log10_grad"])
+    assert body(client, params)["runs"]["plain"]["log10_ratio"] < -400
+
+
+def test_a_page_whose_activations_overflow_is_a_422_not_a_500(page_client):
+    params = {"activation": "identity", "init": "large", "gain": "10", "depth": "200"}
+    for path in ("/depth", "/embed/depth", f"{API}/figures"):
+        r = page_client.get(path, params=params)
+        assert r.status_code == 422 and "gain" in r.text

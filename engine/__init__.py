@@ -1,15 +1,19 @@
 """BPTT Lab's engine: pure NumPy, no web imports. Config dataclass in, result dataclass out."""
 
+from .depth import DepthConfig, DepthResult, depth_experiment
 from .gradient_flow import GradientFlowConfig, GradientFlowResult, gradient_flow
 from .influence import influence_map
 from .network import NetworkConfig, NetworkResult, network
 from .terms import terms_map
 
 __all__ = [
+    "DepthConfig",
+    "DepthResult",
     "GradientFlowConfig",
     "GradientFlowResult",
     "NetworkConfig",
     "NetworkResult",
+    "depth_experiment",
     "gradient_flow",
     "influence_map",
     "network",

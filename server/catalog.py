@@ -7,8 +7,8 @@ from __future__ import annotations
 from ..engine import cliff
 from . import figures, serialize
 from .cells import CELL_NAMES, EQUATIONS, cells_of
-from .compute import run_cliff, run_compare, run_eigen, run_gradient_flow
-from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
+from .compute import run_cliff, run_compare, run_depth, run_eigen, run_gradient_flow
+from .schemas import CliffQuery, CompareQuery, DepthQuery, EigenQuery, GradientFlowQuery
 from .views import ApiDocs, Group, Registry, View
 
 
@@ -393,4 +393,103 @@ EIGEN = View(
     context={"presets": EIGEN_PRESETS},
 )
 
-VIEWS = Registry([EXPLORE, COMPARE, CLIFF, EIGEN])
+# -- through depth ------------------------------------------------------------------------------
+
+DEPTH_GROUPS = (
+    Group(
+        "Net",
+        (("architecture", ()), ("compare", ()), ("depth", ()), ("width", ()), ("activation", ())),
+    ),
+    Group("Weights", (("init", ()), ("gain", ()), ("tied", ()), ("seed", ()))),
+    Group(
+        "Skip connections",
+        (("alpha", ()), ("alpha_rule", ()), ("growth", ()), ("gate_bias", ())),
+    ),
+    Group("More controls: the batch", (("batch", ()),), more=True),
+)
+
+
+def depth_label(q) -> str:
+    """'plain net, 50 layers of width 128, tanh, xavier init, gain 1, batch 16, seed 0', and
+    the architecture's own setting."""
+    head = "plain, residual, dense and highway nets" if q.compare else f"{q.architecture} net"
+    parts = [head, f"{q.depth} layers of width {q.width}", q.activation]
+    if q.compare or q.architecture == "residual":
+        alpha = f"α = {_n(q.alpha)}/√{q.depth}" if q.alpha_rule == "inv_sqrt_depth" else _n(q.alpha)
+        parts.append(alpha if alpha.startswith("α") else f"α = {alpha}")
+    if q.compare or q.architecture == "dense":
+        parts.append(f"growth {q.growth}")
+    if q.compare or q.architecture == "highway":
+        parts.append(f"gate bias {_n(q.gate_bias)}")
+    parts += [f"{q.init} init", f"gain {_n(q.gain)}"]
+    if q.tied:
+        parts.append("tied weights")
+    return ", ".join([*parts, f"batch {q.batch}", f"seed {q.seed}"])
+
+
+# the lecture's claims, each checked against its exact configuration's numbers
+# (tests/server/test_depth.py)
+DEPTH_PRESETS = (
+    ("Plain, 50 sigmoid layers: the input's gradient is below 10⁻⁶ of the output's",
+     "/depth?activation=sigmoid"),
+    ("The same, residual with α = 1/√L: within 10x",
+     "/depth?activation=sigmoid&architecture=residual&alpha_rule=inv_sqrt_depth"),
+    ("The same, highway with gate bias −3: within 20x",
+     "/depth?activation=sigmoid&architecture=highway&gate_bias=-3"),
+    ("All four on one draw", "/depth?activation=sigmoid&compare=true&alpha_rule=inv_sqrt_depth"
+     "&gate_bias=-3"),
+    ("Linear, 100 layers, untied weights", "/depth?activation=identity&depth=100&gain=1.05"),
+    ("The same weights tied: explodes faster",
+     "/depth?activation=identity&depth=100&gain=1.05&tied=true"),
+)  # fmt: skip
+
+DEPTH = View(
+    name="depth",
+    title="Through depth: plain, residual, dense and highway nets",
+    template="depth.html",
+    query=DepthQuery,
+    api="/api/v1/depth",
+    compute=run_depth,
+    draw=lambda r: {"figures": figures.depth_figures(r), "numbers": figures.depth_numbers(r)},
+    payload=lambda r, q: serialize.depth_payload(r, q),
+    docs=ApiDocs(
+        tag="depth",
+        summary="Gradients through a deep feed-forward net: plain, residual, dense, highway",
+        description=(
+            "Draws a net of `depth` layers of `width` units (biases 0, weights by `init` x "
+            "`gain`, one child stream of the seed per layer), a batch of `batch` inputs and "
+            "targets from N(0, 1), and the loss L = (1/batch) sum 1/2 ||y - target||^2. "
+            "Returns per architecture (all four on the same draw with `compare=true`): "
+            "`log10_grad`, log10 ||dL/dh_l||_F for l = 0..depth (0 = the input), exact in the "
+            "log domain; `log10_ratio` = log10_grad[0] - log10_grad[depth]; "
+            "`log10_grad_weight` (and `log10_grad_gate` for highway), log10 ||dL/dW_l||_F for "
+            "l = 1..depth; per layer the mean and std of h_l, the fraction of the activation's "
+            "inputs `saturated` (tanh |phi| > 0.99, sigmoid outside [0.01, 0.99], relu dead: "
+            "input <= 0) and a `histogram` of h_l on bins shared by every layer; and all "
+            "`width` singular values of the input-output Jacobian at the first input "
+            "(`log10_singular_values`, largest first), `log10_spread` = log10 sigma_max / "
+            "sigma_min (null when sigma_min is exactly 0) and `spread_resolved` (sigma_min "
+            "above width x eps x sigma_max, the rounding floor). With `include=weights`: every "
+            "tensor under torch.nn.Sequential's names (`0.weight`, `2.weight`, ... for plain; "
+            "`{l}.linear.weight`, `{l}.gate.weight` for the blocks) and the inputs and target. "
+            "Activations beyond float64 are a 422 naming `gain`. `null` in a log10 list means "
+            "exactly 0."
+        ),
+        figures_summary="The Plotly figures of /depth",
+    ),
+    groups=DEPTH_GROUPS,
+    label=depth_label,
+    compact=("architecture", "depth", "activation"),
+    grid=(("depth", (10, 50, 100)), ("gain", (0.5, 1.0, 1.5))),
+    values=(
+        ("width", (32, 64, 128, 256)),
+        ("batch", (1, 16, 64)),
+        ("alpha", (0.1, 0.5, 1.0)),
+        ("growth", (4, 16, 32)),
+        ("gate_bias", (-3.0, -1.0, 0.0, 1.0)),
+        ("seed", (0, 1, 2)),
+    ),
+    context={"presets": DEPTH_PRESETS},
+)
+
+VIEWS = Registry([EXPLORE, COMPARE, CLIFF, EIGEN, DEPTH])

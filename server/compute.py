@@ -39,12 +39,14 @@ from ..engine.cliff import (
     descend,
 )
 from ..engine.compare import CompareResult, compare_cells
+from ..engine.depth import DepthResult, depth_experiment
 from ..engine.eigen import EigenResult, eigen_expansion
 from . import estimates, limits
 from .caching import ByteLRU
 from .cancel import watch_disconnect
 from .limits import Limiter
 from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery, QueryModel
+from .schemas.depth import DepthQuery
 from .settings import Settings
 
 T = TypeVar("T")
@@ -175,3 +177,7 @@ def run_cliff(q: CliffQuery) -> tuple[CliffSurface, CliffDescent, ClipGeometry]:
 
 def run_eigen(q: EigenQuery) -> EigenResult:
     return computed(_key("eigen", q), lambda: eigen_expansion(q.to_config()))
+
+
+def run_depth(q: DepthQuery) -> DepthResult:
+    return computed(_key("depth", q), lambda: depth_experiment(q.to_config(), q.compare))

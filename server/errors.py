@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from ..engine.depth import DepthOverflowError
 from .serialize import JSONResponse
 
 log = logging.getLogger("bpttlab")
@@ -117,7 +118,13 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, [error_item("request", "internal error", "internal")])
 
 
+async def _depth_overflow(request: Request, exc: DepthOverflowError) -> JSONResponse:
+    # /depth: activations beyond float64 (relu or identity with large weights)
+    return error_response(422, [error_item("gain", str(exc), "overflow", {})])
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(DepthOverflowError, _depth_overflow)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)

@@ -25,6 +25,7 @@ RATE = {  # seconds per cost unit
     "CompareQuery": 0.08e-9,
     "EigenQuery": 0.085e-9,
     "CliffQuery": 0.12e-9,
+    "DepthQuery": 0.1e-9,  # 2026-12-05: 6.7 s plain, 17 s highway at depth 200, width 512
 }
 DEFAULT_RATE = 0.1e-9
 OVERHEAD = 0.01  # seconds: validation, figures, JSON, gzip of a small answer

@@ -31,7 +31,7 @@ from ..engine.cells import compared_cells, get_cell
 from . import estimates
 from .cancel import ClientGone, client_gone
 from .errors import error_item, error_response
-from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
+from .schemas import CliffQuery, CompareQuery, DepthQuery, EigenQuery, GradientFlowQuery
 from .serialize import JSONResponse
 
 # A time step of the engine's loops costs a few dozen NumPy calls whatever the size: at
@@ -138,6 +138,46 @@ def _(q: EigenQuery) -> Cost:
         "(seq_len + 1) * (STEP + 4*n^3)",
         f"{q.seq_len + 1} * ({STEP} + 4*{n}^3)",
         ("seq_len", "hidden_size") if q.matrix != "eigenvalues" else ("seq_len",),
+    )
+
+
+def _depth_terms(q: DepthQuery, architecture: str) -> tuple[float, str, str]:
+    """One architecture's cost per layer: the batch's forward, its recomputation and the
+    backward (4 products of batch x in x out, 8 for highway's two matrices), and the Jacobian
+    at the first input (out x in x width, twice for highway)."""
+    b, n, g, depth = q.batch, q.width, q.growth, q.depth
+    if architecture == "dense":  # the mean layer reads width + depth*growth/2 units
+        mean_in = n + depth * g / 2
+        value = 4 * b * g * mean_in + g * mean_in * n
+        return (
+            value,
+            "(4*batch + width)*growth*(width + depth*growth/2)",
+            (f"(4*{b} + {n})*{g}*({n} + {depth}*{g}/2)"),
+        )
+    k, j = (8, 2) if architecture == "highway" else (4, 1)
+    return (
+        float(k * b * n**2 + j * n**3),
+        f"{k}*batch*width^2 + {j}*width^3",
+        f"{k}*{b}*{n}^2 + {j}*{n}^3",
+    )
+
+
+@estimate.register
+def _(q: DepthQuery) -> Cost:
+    """depth x (the per-layer products of every architecture run) + the SVD (width^3)."""
+    from ..engine.depth import ARCHITECTURES
+
+    names = ARCHITECTURES if q.compare else (q.architecture,)
+    terms = [_depth_terms(q, a) for a in names]
+    per_layer = len(names) * STEP + sum(t[0] for t in terms)
+    formula = " + ".join(t[1] for t in terms)
+    numbers = " + ".join(t[2] for t in terms)
+    steps = f"{len(names)}*STEP" if len(names) > 1 else "STEP"
+    return Cost(
+        float(q.depth * per_layer + len(names) * q.width**3),
+        f"depth * ({steps} + {formula}) + {len(names)}*width^3",
+        f"{q.depth} * ({len(names)}*{STEP} + {numbers}) + {len(names)}*{q.width}^3",
+        ("depth", "width", "batch"),
     )
 
 

@@ -19,6 +19,7 @@ from ..engine import GradientFlowResult
 from ..engine import cliff as _cliff
 from ..engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry, DescentOutcome
 from ..engine.compare import CompareResult
+from ..engine.depth import DepthResult, DepthRun, state_dict
 from ..engine.eigen import EigenResult
 from ..engine.products import NormProfile
 
@@ -351,3 +352,40 @@ def eigen_payload(r: EigenResult, config: dict) -> dict[str, Any]:
         "peak_log10": finite(r.peak_log10),
         "peak_distance": r.peak_distance,
     }
+
+
+def _depth_run(r: DepthRun) -> dict[str, Any]:
+    """One architecture's numbers: log10 values, null where exactly 0."""
+    return {
+        "loss": finite(r.loss),
+        "log10_grad": finite_list(r.log10_grad),
+        "log10_grad_weight": finite_list(r.log10_grad_weight),
+        "log10_grad_gate": _maybe_list(r.log10_grad_gate),
+        "log10_ratio": finite(r.log10_ratio),
+        "mean": finite_list(r.mean),
+        "std": finite_list(r.std),
+        "saturated": finite_list(r.saturated),
+        "gate_mean": _maybe_list(r.gate_mean),
+        "histogram": {"edges": finite_list(r.edges), "fractions": finite_list(r.histogram)},
+        "log10_singular_values": finite_list(r.log10_singular),
+        "log10_spread": finite(r.log10_spread),
+        "spread_resolved": r.spread_resolved,
+    }
+
+
+def depth_payload(r: DepthResult, q) -> dict[str, Any]:
+    """The JSON body of GET /api/v1/depth: the configuration (and the residual scale used),
+    the layers l = 0..L, each run by architecture, and with include=weights every tensor under
+    torch.nn.Sequential's names plus the inputs and the target."""
+    body: dict[str, Any] = {
+        "config": q.model_dump(),
+        "alpha_used": r.config.alpha,
+        "layers": list(range(r.config.depth + 1)),
+        "runs": {name: _depth_run(run) for name, run in r.runs.items()},
+    }
+    if "weights" in q.includes:
+        tensors = state_dict(r.config, r.problem)
+        body["weights"] = {name: finite_list(w) for name, w in tensors.items()}
+        body["inputs"] = finite_list(r.problem.inputs)
+        body["target"] = finite_list(r.problem.target)
+    return body

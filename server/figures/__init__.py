@@ -10,6 +10,7 @@ numbers come from the engine's results: a builder formats and draws, it does not
 
 from .cliff import cliff_figures, cliff_numbers
 from .compare import compare_figures, compare_numbers
+from .depth import depth_figures, depth_numbers
 from .eigen import eigen_figures, eigen_numbers
 from .gradient_flow import gradient_flow_figures
 from .style import power
@@ -19,6 +20,8 @@ __all__ = [
     "cliff_numbers",
     "compare_figures",
     "compare_numbers",
+    "depth_figures",
+    "depth_numbers",
     "eigen_figures",
     "eigen_numbers",
     "gradient_flow_figures",

@@ -16,6 +16,7 @@ from .base import (
 )
 from .cliff import CliffQuery
 from .compare import CompareQuery
+from .depth import DepthQuery
 from .eigen import EIGEN_PAIRS, EigenQuery
 from .gradient_flow import INCLUDES, MAX_DRAWS, GradientFlowQuery
 from .tensors import MAX_ABS, MAX_BODY_BYTES, GradientFlowBody, Weights
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_SEQ_LEN",
     "CliffQuery",
     "CompareQuery",
+    "DepthQuery",
     "EigenQuery",
     "GradientFlowBody",
     "GradientFlowQuery",

@@ -34,6 +34,12 @@ CONFIGS = {
         {"radius1": "0.5", "radius2": "0.5", "angle2": "0", "radius3": "0.5", "angle3": "0"},
         {"matrix": "gaussian", "scale": "0.95", "hidden_size": "32"},
     ],
+    "depth": [
+        {},
+        {"compare": "true", "activation": "sigmoid", "gate_bias": "-3"},
+        {"activation": "relu", "init": "he", "architecture": "residual", "depth": "30"},
+        {"architecture": "dense", "activation": "identity", "depth": "1", "width": "1"},
+    ],
 }
 CASES = [(view, params) for view, configs in CONFIGS.items() for params in configs]
 

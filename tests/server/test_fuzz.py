@@ -11,8 +11,9 @@ from bpttlab.server.app import create_app
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
 # At their bounds these build three cells (compare) or write a script of every weight
-# (pytorch, ~20 MB at n = 256, T = 1000): a few examples each keep the run short.
-HEAVY = r"/(compare|pytorch)"
+# (pytorch, ~20 MB at n = 256, T = 1000), or 200 layers of 512 (depth, seconds each): a few
+# examples each keep the run short.
+HEAVY = r"/(compare|pytorch|depth)"
 CHECKS = [not_a_server_error, response_schema_conformance]
 BOUNDED = {
     # generated cases only: schemathesis' explicit phase adds a coverage sweep of every bound

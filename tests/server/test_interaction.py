@@ -15,7 +15,13 @@ from bpttlab.server.schemas import GradientFlowQuery
 
 from .conftest import strict_json, until
 
-VIEWS = ["/api/v1/gradient-flow", "/api/v1/compare", "/api/v1/cliff", "/api/v1/eigen"]
+VIEWS = [
+    "/api/v1/gradient-flow",
+    "/api/v1/compare",
+    "/api/v1/cliff",
+    "/api/v1/eigen",
+    "/api/v1/depth",
+]
 
 
 # the estimate endpoint

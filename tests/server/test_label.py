@@ -84,7 +84,22 @@ def eigen_facts(c):
     return facts
 
 
+def depth_facts(c):
+    facts = [f"{c['depth']} layers of width {c['width']}", c["activation"], f"{c['init']} init"]
+    facts += [f"gain {_g(c['gain'])}", f"batch {c['batch']}", f"seed {c['seed']}"]
+    facts.append("plain, residual, dense and highway" if c["compare"] else c["architecture"])
+    if c["architecture"] == "residual" or c["compare"]:
+        rule = c["alpha_rule"] == "inv_sqrt_depth"
+        facts.append(f"α = {_g(c['alpha'])}" + (f"/√{c['depth']}" if rule else ""))
+    if c["architecture"] == "highway" or c["compare"]:
+        facts.append(f"gate bias {_g(c['gate_bias'])}")
+    if c["tied"]:
+        facts.append("tied weights")
+    return facts
+
+
 FACTS = {
+    "depth": depth_facts,
     "explore": explore_facts,
     "compare": compare_facts,
     "cliff": cliff_facts,
@@ -108,6 +123,10 @@ CASES = [
     ("eigen", {}),
     ("eigen", {"radius1": "0.5", "radius2": "0.4", "non_normal": "true", "coupling": "-5"}),
     ("eigen", {"matrix": "gaussian", "hidden_size": "16", "scale": "0.95", "seq_len": "9"}),
+    ("depth", {}),
+    ("depth", {"architecture": "residual", "alpha_rule": "inv_sqrt_depth", "depth": "16"}),
+    ("depth", {"compare": "true", "gate_bias": "-2.5", "width": "8", "gain": "1.5"}),
+    ("depth", {"activation": "identity", "tied": "true", "seed": "4", "batch": "2"}),
 ]
 
 

@@ -16,6 +16,7 @@ from bpttlab.server.schemas import (
     MAX_SEQ_LEN,
     CliffQuery,
     CompareQuery,
+    DepthQuery,
     EigenQuery,
     GradientFlowQuery,
 )
@@ -40,6 +41,9 @@ LARGEST = [
     CompareQuery(hidden_size=MAX_HIDDEN, seq_len=MAX_SEQ_LEN),
     CliffQuery(seq_len=500, resolution=301, steps=1000, w_min=-4, w_max=4),
     EigenQuery(matrix="gaussian", hidden_size=MAX_HIDDEN, seq_len=MAX_SEQ_LEN),
+    # one architecture at its bounds (comparing all four there is over the default budget)
+    DepthQuery(architecture="highway", depth=200, width=512, batch=256),
+    DepthQuery(architecture="dense", depth=200, width=512, batch=256, growth=32),
 ]
 # a budget every default query fits in, and that the larger ones below exceed
 SMALL_BUDGET = 4e9

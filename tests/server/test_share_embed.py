@@ -14,6 +14,8 @@ from bpttlab.server.settings import Settings, get_settings
 from .conftest import strict_json
 
 NAMES = sorted(VIEWS)
+# a numeric field of each view the oEmbed tests set (/depth has no sequence)
+LENGTH = {"depth": "depth"}
 
 
 def test_the_four_views_are_registered():
@@ -36,6 +38,7 @@ QUERIES = {
     "compare": {"seq_len": "40", "forget_bias": "3", "h0": "random"},
     "cliff": {"start_w": "7.25", "start_b": "-1.5", "steps": "12"},
     "eigen": {"matrix": "gaussian", "hidden_size": "5", "seq_len": "9"},
+    "depth": {"architecture": "highway", "depth": "9", "gate_bias": "-3.5", "activation": "relu"},
 }
 
 
@@ -121,13 +124,14 @@ def check_rich(body):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_oembed_answers_rich_with_the_iframe_of_the_view(client, name):
-    r = oembed(client, f"http://testserver/{name}?seq_len=12&bogus=1", format="json")
+    field = LENGTH.get(name, "seq_len")
+    r = oembed(client, f"http://testserver/{name}?{field}=12&bogus=1", format="json")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     body = strict_json(r.text)
     check_rich(body)
     [src] = re.findall(r'<iframe src="([^"]+)"', body["html"])
     src = unescape(src)
-    assert src == f"http://testserver/embed/{name}?seq_len=12"  # canonical: bogus dropped
+    assert src == f"http://testserver/embed/{name}?{field}=12"  # canonical: bogus dropped
     assert '<script src="http://testserver/static/js/embed-host.js"' in body["html"]
     assert client.get(urlsplit(src).path + "?" + urlsplit(src).query).status_code == 200
 
@@ -196,12 +200,13 @@ def test_oembed_accepts_the_public_url_behind_a_proxy(monkeypatch):
 
 @pytest.mark.parametrize("path", [f"/{n}" for n in NAMES] + [f"/embed/{n}" for n in NAMES])
 def test_every_view_page_and_embed_carries_the_oembed_discovery_link(client, path):
-    page = client.get(path, params={"seq_len": "21"}).text
+    field = LENGTH.get(path.rsplit("/", 1)[-1], "seq_len")
+    page = client.get(path, params={field: "21"}).text
     [href] = re.findall(
         r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)"', page
     )
     href = unescape(href)
     assert href == f"http://testserver/oembed?url={quote('http://testserver' + path, safe='')}" + (
-        "%3Fseq_len%3D21&format=json"
+        f"%3F{field}%3D21&format=json"
     )
     check_rich(client.get(href).json())

@@ -150,6 +150,14 @@ def _rnn_backward(cache, w, direct, nonlinearity):
 # ---------------------------------------------------------------- LSTM: rows i | f | g | o
 
 
+def _gate_affine(n: int, blocks: str) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v) of length len(blocks) n such that gates = v + u tanh(u' a) squashes every block
+    of a at once: sigmoid(a) = 1/2 + 1/2 tanh(a/2) for an ``s`` block, tanh for a ``t`` block
+    (u holds 1/2 or 1, u' = u, v 1/2 or 0)."""
+    u = np.concatenate([np.full(n, 0.5 if k == "s" else 1.0) for k in blocks])
+    return u, np.where(u == 0.5, 0.5, 0.0)
+
+
 def _lstm_forward(w, x):
     t_len, b = x.shape[:2]
     n = w["weight_hh"].shape[1]
@@ -157,43 +165,51 @@ def _lstm_forward(w, x):
     h = np.zeros((t_len + 1, b, n))
     c = np.zeros((t_len + 1, b, n))
     w_hh_t = w["weight_hh"].T
+    u, v = _gate_affine(n, "ssts")
     for t in range(t_len):
         a = drive[t]
         a += h[t] @ w_hh_t
-        # gates in place: i, f, o squashed by sigmoid, g by tanh
-        a[:, : 2 * n] = sigmoid(a[:, : 2 * n])
-        a[:, 3 * n :] = sigmoid(a[:, 3 * n :])
-        np.tanh(a[:, 2 * n : 3 * n], out=a[:, 2 * n : 3 * n])
+        a *= u  # then a becomes the gates i, f, g, o in place
+        np.tanh(a, out=a)
+        a *= u
+        a += v
         c[t + 1] = a[:, n : 2 * n] * c[t] + a[:, :n] * a[:, 2 * n : 3 * n]
         h[t + 1] = a[:, 3 * n :] * np.tanh(c[t + 1])
     return ForwardCache("lstm", x, h, {"gates": drive, "c": c})
 
 
 def _lstm_backward(cache, w, direct):
+    """With dc = dL/dc_t (through h_t and c_{t+1}), the pre-activation gradients are
+    dc * (g i', c_{t-1} f', i g') for i, f, g and dL/dh_t tanh(c_t) o' for o: the factors
+    multiplying dc and dL/dh_t are formed for all steps at once (``coef``)."""
     h, c, gates = cache.h, cache.saved["c"], cache.saved["gates"]
     t_len, b, rows = gates.shape
     n = rows // 4
+    g4 = gates.reshape(t_len, b, 4, n)
+    i, f, gg, o = (g4[:, :, j] for j in range(4))
+    tanh_c = np.tanh(c[1:])
+    coef = np.empty_like(g4)
+    coef[:, :, 0] = gg * i * (1.0 - i)
+    coef[:, :, 1] = c[:-1] * f * (1.0 - f)
+    coef[:, :, 2] = i * (1.0 - gg * gg)
+    coef[:, :, 3] = tanh_c * o * (1.0 - o)
+    through_h = o * (1.0 - tanh_c * tanh_c)  # dc_t/dh_t's share: o tanh'(c_t)
     delta = np.empty_like(gates)
+    d4 = delta.reshape(t_len, b, 4, n)
     norms = np.zeros(t_len + 1)
     g_h = direct.get(t_len, np.zeros((b, n))).copy()
     g_c = np.zeros((b, n))
     norms[t_len] = _norms(g_h)
     w_hh = w["weight_hh"]
-    tanh_c = np.tanh(c[1:])
-    for t in range(t_len, 0, -1):
-        k = t - 1
-        i, f, gg, o = (gates[k, :, j * n : (j + 1) * n] for j in range(4))
-        tc = tanh_c[k]
-        d = delta[k]
-        d[:, 3 * n :] = g_h * tc * o * (1.0 - o)
-        dc = g_c + g_h * o * (1.0 - tc * tc)
-        d[:, :n] = dc * gg * i * (1.0 - i)
-        d[:, n : 2 * n] = dc * c[k] * f * (1.0 - f)
-        d[:, 2 * n : 3 * n] = dc * i * (1.0 - gg * gg)
-        g_h = d @ w_hh
+    for k in range(t_len - 1, -1, -1):
+        dc = g_h * through_h[k]
+        dc += g_c
+        np.multiply(coef[k, :, :3], dc[:, None, :], out=d4[k, :, :3])
+        np.multiply(coef[k, :, 3], g_h, out=d4[k, :, 3])
+        g_h = delta[k] @ w_hh
         if k in direct:
             g_h += direct[k]
-        g_c = dc * f
+        g_c = np.multiply(dc, f[k], out=dc)
         norms[k] = _norms(g_h)
     return _weight_grads(delta, delta, cache.x, h[:-1]), norms
 
@@ -208,44 +224,53 @@ def _gru_forward(w, x):
     m = np.empty((t_len, b, n))  # W_hn h_{t-1} + b_hn
     h = np.zeros((t_len + 1, b, n))
     w_hh_t, b_hh = w["weight_hh"].T, w["bias_hh"]
+    u, v = _gate_affine(n, "ss")
     for t in range(t_len):
         hp = h[t] @ w_hh_t
         hp += b_hh
         a = xp[t]
-        a[:, : 2 * n] += hp[:, : 2 * n]
-        a[:, : 2 * n] = sigmoid(a[:, : 2 * n])
+        rz = a[:, : 2 * n]
+        rz += hp[:, : 2 * n]
+        rz *= u
+        np.tanh(rz, out=rz)
+        rz *= u
+        rz += v
         m[t] = hp[:, 2 * n :]
-        a[:, 2 * n :] += a[:, :n] * m[t]
-        np.tanh(a[:, 2 * n :], out=a[:, 2 * n :])
-        z, cand = a[:, n : 2 * n], a[:, 2 * n :]
-        h[t + 1] = cand + z * (h[t] - cand)  # (1 - z) n + z h
+        cand = a[:, 2 * n :]
+        cand += a[:, :n] * m[t]
+        np.tanh(cand, out=cand)
+        h[t + 1] = cand + a[:, n : 2 * n] * (h[t] - cand)  # (1 - z) n + z h
     return ForwardCache("gru", x, h, {"gates": xp, "m": m})
 
 
 def _gru_backward(cache, w, direct):
+    """With g = dL/dh_t, the pre-activation gradients are g times factors formed for all steps
+    at once: (1 - z) tanh'(a_n) for a_n (and r times it for W_hn h + b_hn, m sigma'(a_r)
+    times it for r), (h_{t-1} - n) sigma'(a_z) for z."""
     h, gates, m = cache.h, cache.saved["gates"], cache.saved["m"]
     t_len, b, rows = gates.shape
     n = rows // 3
-    d_in = np.empty_like(gates)
-    d_hid = np.empty_like(gates)
+    g3 = gates.reshape(t_len, b, 3, n)
+    r, z, cand = (g3[:, :, j] for j in range(3))
+    coef_in = np.empty_like(g3)
+    coef_in[:, :, 2] = (1.0 - z) * (1.0 - cand * cand)
+    coef_in[:, :, 0] = coef_in[:, :, 2] * m * r * (1.0 - r)
+    coef_in[:, :, 1] = (h[:-1] - cand) * z * (1.0 - z)
+    coef_hid = coef_in.copy()
+    coef_hid[:, :, 2] *= r
+    d_in = np.empty_like(g3)
+    d_hid = np.empty_like(g3)
     norms = np.zeros(t_len + 1)
     g = direct.get(t_len, np.zeros((b, n))).copy()
     norms[t_len] = _norms(g)
     w_hh = w["weight_hh"]
-    for t in range(t_len, 0, -1):
-        k = t - 1
-        r, z, cand = (gates[k, :, j * n : (j + 1) * n] for j in range(3))
-        hp = h[k]
-        da_n = g * (1.0 - z) * (1.0 - cand * cand)
-        dz = g * (hp - cand) * z * (1.0 - z)
-        dr = da_n * m[k] * r * (1.0 - r)
-        d_in[k, :, :n] = dr
-        d_in[k, :, n : 2 * n] = dz
-        d_in[k, :, 2 * n :] = da_n
-        d_hid[k, :, : 2 * n] = d_in[k, :, : 2 * n]
-        d_hid[k, :, 2 * n :] = da_n * r
-        g = g * z + d_hid[k] @ w_hh
+    for k in range(t_len - 1, -1, -1):
+        np.multiply(coef_in[k], g[:, None, :], out=d_in[k])
+        np.multiply(coef_hid[k], g[:, None, :], out=d_hid[k])
+        g = g * z[k]
+        g += d_hid[k].reshape(b, rows) @ w_hh
         if k in direct:
             g += direct[k]
         norms[k] = _norms(g)
-    return _weight_grads(d_in, d_hid, cache.x, h[:-1]), norms
+    shape = (t_len, b, rows)
+    return _weight_grads(d_in.reshape(shape), d_hid.reshape(shape), cache.x, h[:-1]), norms

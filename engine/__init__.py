@@ -2,6 +2,7 @@
 
 from .gradient_flow import GradientFlowConfig, GradientFlowResult, gradient_flow
 from .network import NetworkConfig, NetworkResult, network
+from .training import SweepResult, TrainConfig, TrainResult, sweep, train
 
 __all__ = [
     "GradientFlowConfig",
@@ -10,4 +11,9 @@ __all__ = [
     "NetworkResult",
     "gradient_flow",
     "network",
+    "SweepResult",
+    "TrainConfig",
+    "TrainResult",
+    "sweep",
+    "train",
 ]

@@ -232,3 +232,34 @@ def test_a_gru_learns_recall_at_l2_and_a_fresh_model_is_at_chance():
     result = train(config)
     assert result.final.accuracy == 1.0
     assert result.final.loss < 0.05 * config.task_spec().baseline_loss
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_profile_is_the_cells_bptt_of_the_readouts_gradient(cell):
+    """Step 0's ||dL/dh_t|| against engine.bptt run on each sequence with dL/dh_T written out
+    here: (softmax(logits) - onehot(target)) W_out / B, and the norms summed over the batch."""
+    from bpttlab.engine import batch_cells
+    from bpttlab.engine.bptt import bptt
+    from bpttlab.engine.cells import get_cell
+
+    config = replace(TINY, cell=cell, length=5, batch_size=4, profile_every=3)
+    run = TrainingRun(config)
+    params = {k: v.copy() for k, v in run.params.items()}
+    probe = TrainingRun(config)  # the same seed: the same first batch
+    batch = probe.task.sample(probe.data_rng, 4)
+    record = run.step()
+    the_cell, p = get_cell(cell), batch_cells.as_params(cell, params)
+    options = {"nonlinearity": "tanh", "gru_form": "pytorch", "peephole": False}
+    squares = np.zeros(config.task_spec().seq_len + 1)
+    for x, target in zip(batch.inputs, batch.targets[:, 0], strict=True):
+        trace = the_cell.forward(p, x, np.zeros(4), np.zeros(4), options)
+        h_last = the_cell.hidden_states(trace)[0][-1]
+        logits = params["output.weight"] @ h_last + params["output.bias"]
+        prob = np.exp(logits - logits.max())
+        prob /= prob.sum()
+        prob[target] -= 1.0
+        dh = prob @ params["output.weight"] / 4
+        g = bptt(the_cell, p, trace, x, injected={len(x): dh})
+        squares += (10.0 ** g.log10_dh[::-1]) ** 2
+    np.testing.assert_allclose(10.0**record.log10_dh, np.sqrt(squares), rtol=1e-10)
+    assert run.step().log10_dh is None  # step 1: not a profile step

@@ -185,6 +185,12 @@ class StepRecord:
             "clipped": self.clipped,
         }
 
+    def profile_json(self) -> list[float | None] | None:
+        """log10 ||dL/dh_t|| for t = 0..T with None for an exact zero; None off profile steps."""
+        if self.log10_dh is None:
+            return None
+        return [finite_or_none(v) for v in self.log10_dh.tolist()]
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -229,7 +235,7 @@ class TrainResult:
         recs = [r.to_json() for r in self.records]
         columns = {k: [r[k] for r in recs] for k in recs[0]} if recs else {}
         profiles = [
-            {"step": r.step, "log10_dh": [finite_or_none(v) for v in r.log10_dh.tolist()]}
+            {"step": r.step, "log10_dh": r.profile_json()}
             for r in self.records
             if r.log10_dh is not None
         ]

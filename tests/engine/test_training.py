@@ -263,3 +263,14 @@ def test_the_profile_is_the_cells_bptt_of_the_readouts_gradient(cell):
         squares += (10.0 ** g.log10_dh[::-1]) ** 2
     np.testing.assert_allclose(10.0**record.log10_dh, np.sqrt(squares), rtol=1e-10)
     assert run.step().log10_dh is None  # step 1: not a profile step
+
+
+def test_a_zero_gradient_and_non_finite_values_serialise_as_null():
+    from bpttlab.engine.training import StepRecord
+
+    record = StepRecord(3, float("nan"), None, float("inf"), 2.0, 1.0, True,
+                        np.array([-np.inf, -1.5, np.nan]))  # fmt: skip
+    assert record.profile_json() == [None, -1.5, None]
+    body = record.to_json()
+    assert body["loss"] is None and body["mse"] is None and body["grad_norm"] == 2.0
+    json.dumps(body, allow_nan=False)

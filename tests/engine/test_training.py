@@ -274,3 +274,24 @@ def test_a_zero_gradient_and_non_finite_values_serialise_as_null():
     body = record.to_json()
     assert body["loss"] is None and body["mse"] is None and body["grad_norm"] == 2.0
     json.dumps(body, allow_nan=False)
+
+
+def test_two_processes_give_the_same_bytes():
+    """The cache-by-configuration premise: a fresh process (BLAS pinned to one thread, as the
+    workers run) reproduces a run's JSON exactly."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os; os.environ['OPENBLAS_NUM_THREADS'] = '1'\n"
+        "import json\n"
+        "from bpttlab.engine.training import TrainConfig, train\n"
+        "c = TrainConfig(cell='gru', hidden_size=8, batch_size=8, length=6, steps=8,"
+        " profile_every=4, eval_size=16, update_bias=1.5)\n"
+        "print(json.dumps(train(c).to_json(), allow_nan=False))\n"
+    )
+    outs = [
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert outs[0].stdout == outs[1].stdout and len(outs[0].stdout) > 1000

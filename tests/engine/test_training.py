@@ -295,3 +295,16 @@ def test_two_processes_give_the_same_bytes():
         for _ in range(2)
     ]
     assert outs[0].stdout == outs[1].stdout and len(outs[0].stdout) > 1000
+
+
+def test_a_gru_with_update_bias_3_learns_recall_at_l50_where_a_tanh_rnn_does_not():
+    """Issue 19's claim at the largest length a unit test affords (benchmarks/train.py measures
+    L = 100 and 200, and the default-bias GRU): hidden 32, batch 64, Adam 0.01, 250 steps,
+    seed 0, held-out accuracy."""
+    base = TrainConfig(task="recall", length=50, hidden_size=32, batch_size=64, steps=250,
+                       learning_rate=0.01, profile_every=250, eval_size=256)  # fmt: skip
+    chance = base.task_spec().chance_accuracy
+    gated = train(replace(base, cell="gru", update_bias=3.0)).final.accuracy
+    rnn = train(replace(base, cell="rnn")).final.accuracy
+    assert gated >= 0.99
+    assert rnn < chance + 0.15

@@ -5,6 +5,7 @@ from .gradient_flow import GradientFlowConfig, GradientFlowResult, gradient_flow
 from .influence import influence_map
 from .network import NetworkConfig, NetworkResult, network
 from .terms import terms_map
+from .training import SweepResult, TrainConfig, TrainResult, sweep, train
 
 __all__ = [
     "DepthConfig",
@@ -18,4 +19,9 @@ __all__ = [
     "influence_map",
     "network",
     "terms_map",
+    "SweepResult",
+    "TrainConfig",
+    "TrainResult",
+    "sweep",
+    "train",
 ]

@@ -94,6 +94,37 @@ class Job:
         }
 
 
+def training_view(job: Job) -> dict:
+    """What the job's figures are drawn from (server/figures/training.py): its records so far
+    as columns (all of them from the result once it has ended), its profiles, the task's
+    chance and memoryless levels, the final evaluation and a sweep's points."""
+    from ..engine.tasks import make_task
+
+    config, result = job.request["config"], job.result
+    task = make_task(config["task"], config["length"], config["symbols"])
+    if result is not None and job.request.get("sweep") is None:
+        records, profiles = result["records"], result["profiles"]
+    else:
+        records, profiles = {}, []
+        for event in job.events:
+            if event["type"] != "progress" or event["run"] != 0:
+                continue
+            for name, values in event["records"].items():
+                records.setdefault(name, []).extend(values)
+            profiles.extend(event["profiles"])
+    return {
+        "config": config,
+        "sweep": job.request.get("sweep"),
+        "steps": config["steps"],
+        "records": records,
+        "profiles": profiles,
+        "baseline_loss": task.baseline_loss,
+        "chance_accuracy": task.chance_accuracy,
+        "final": None if result is None else result.get("final"),
+        "sweep_points": [] if result is None else result.get("points", []),
+    }
+
+
 def job_key(request: dict) -> str:
     """The configuration as canonical JSON: equal requests, equal keys."""
     return json.dumps({"config": request["config"], "sweep": request.get("sweep")}, sort_keys=True)

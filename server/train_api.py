@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..engine.training import CELLS, MAX_LENGTH, TrainConfig
 from .errors import ErrorBody, error_item, error_response
-from .jobs import Job, JobManager, QueueFull
+from .figures.training import training_figures
+from .jobs import Job, JobManager, QueueFull, training_view
 from .serialize import JSONResponse
 
 MAX_SWEEP_RUNS = 12
@@ -160,6 +161,27 @@ def state(job_id: str, jobs: Jobs) -> Any:
 def cancel(job_id: str, jobs: Jobs) -> Any:
     job = jobs.cancel(job_id)
     return _not_found(job_id) if job is None else {**job.state(), **_links(job)}
+
+
+@router.get(
+    "/{job_id}/figures",
+    summary="A training job's figures so far (Plotly), drawn from its events or its result",
+    responses=_404,
+)
+def job_figures(job_id: str, jobs: Jobs) -> Any:
+    job = jobs.get(job_id)
+    if job is None:
+        return _not_found(job_id)
+    state = job.state()
+    return {
+        "id": job.id,
+        "status": state["status"],
+        "step": state["step"],
+        "steps": state["steps"],
+        "run": state["run"],
+        "runs": state["runs"],
+        "figures": training_figures(training_view(job)),
+    }
 
 
 def _job(job_id: str, jobs: Jobs) -> Job:

@@ -4,6 +4,7 @@ answers a repeated configuration; cancel, the time bound, a full queue, a client
 the worker's BLAS pin; the same jobs on a Dask LocalCluster; every refusal."""
 
 import json
+import math
 import time
 
 import pytest
@@ -216,3 +217,39 @@ def test_the_same_jobs_run_on_a_dask_cluster():
         json.dumps(train(TrainConfig(**{**SMALL, "seed": 9})).to_json())
     )
     assert end["status"] == "cancelled"
+
+
+def test_the_figures_draw_the_jobs_numbers_and_say_them(client):
+    config = {**SMALL, "seed": 3, "clip_threshold": 0.05, "symbols": 8}
+    job = client.post("/api/v1/train", json=config).json()
+    events_of(client, job["id"])
+    body = client.get(f"/api/v1/train/{job['id']}/figures").json()
+    result = client.get(f"/api/v1/train/{job['id']}").json()["result"]
+    figs = body["figures"]
+    assert set(figs) == {"loss", "gradient", "profile"}
+    loss = figs["loss"]["figure"]
+    assert loss["data"][0]["y"] == result["records"]["loss"]
+    assert loss["data"][1]["y"] == result["records"]["accuracy"]
+    levels = sorted(s["y0"] for s in loss["layout"]["shapes"])
+    assert levels == pytest.approx(sorted([math.log(config["symbols"]), 1 / config["symbols"]]))
+    final = result["final"]["accuracy"]
+    assert f"held-out accuracy {final:.3g}" in figs["loss"]["summary"]
+    fired = sum(result["records"]["clipped"])
+    assert fired > 0  # the threshold is low enough that clipping fires
+    assert figs["gradient"]["summary"].startswith(f"Clipping (norm) fired at {fired} of 30 steps")
+    marks = figs["gradient"]["figure"]["data"][2]
+    assert len(marks["x"]) == fired
+    profile = figs["profile"]["figure"]["data"]
+    assert [d["name"] for d in profile] == ["at initialisation", "at step 20"]
+    first = result["profiles"][0]["log10_dh"]
+    assert profile[0]["y"] == [None if v is None else 10.0**v for v in first]
+
+
+def test_the_figures_of_a_running_job_show_the_steps_so_far(client):
+    job = client.post("/api/v1/train", json={**LONG, "seed": 4}).json()
+    wait_until(lambda: (client.get(f"/api/v1/train/{job['id']}").json()["step"] or 0) > 2)
+    body = client.get(f"/api/v1/train/{job['id']}/figures").json()
+    client.delete(f"/api/v1/train/{job['id']}")
+    steps = body["figures"]["loss"]["figure"]["data"][0]["x"]
+    assert steps == list(range(len(steps))) and 0 < len(steps) < LONG["steps"]
+    assert body["figures"]["profile"]["figure"]["data"][0]["name"] == "at initialisation"

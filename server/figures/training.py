@@ -58,7 +58,9 @@ def loss_figure(view: dict) -> Figure:
     if not regression:
         data.append(line(steps, rec.get("accuracy", []), "accuracy (batch)", ORANGE, yaxis="y2"))
         extra["yaxis2"] = {"title": {"text": "accuracy"}, "overlaying": "y", "side": "right",
-                           "range": [0, 1.02], "showgrid": False}  # fmt: skip
+                           "range": [0, 1.02], "showgrid": False, "automargin": True,
+                           "tickvals": [0, 0.25, 0.5, 0.75, 1]}  # fmt: skip
+        extra["margin"] = {"l": 56, "r": 56, "t": 40, "b": 96}
         chance = hline(view["chance_accuracy"], ORANGE, f"chance {view['chance_accuracy']:.3g}")
         chance[0]["yref"] = chance[1]["yref"] = "y2"
         lines.append(chance)
@@ -109,8 +111,9 @@ def gradient_figure(view: dict) -> Figure:
     config = view["config"]
     extra: dict[str, Any] = {}
     if config["clip"] == "norm":
-        shapes, notes = marked([hline(config["clip_threshold"], GREY, "threshold")])
-        extra = {"shapes": shapes, "annotations": notes}
+        shape, note = hline(config["clip_threshold"], GREY, "clip threshold")
+        note["y"] = math.log10(config["clip_threshold"])  # a log axis places notes in log10
+        extra = {"shapes": [shape], "annotations": [note]}
     values = [v for v in before + after if v is not None]
     if config["clip"] == "norm":
         values.append(config["clip_threshold"])

@@ -215,11 +215,11 @@ def _collect(get, future, on_event) -> None:
             if future.done():
                 error = _failure(future)
                 if error is not None:
-                    on_event({"type": "error", "message": error})
+                    on_event({"type": "failure", "message": error})
                     return
             continue
         on_event(event)
-        if event["type"] in ("result", "error"):
+        if event["type"] in ("result", "failure"):
             return
 
 
@@ -344,7 +344,7 @@ class JobManager:
 
     def _on_event(self, job: Job, event: dict) -> None:
         with self._lock:
-            if event["type"] in ("result", "error"):
+            if event["type"] in ("result", "failure"):
                 self._running -= 1
                 self._end(job, event)
             else:
@@ -354,7 +354,7 @@ class JobManager:
     def _end(self, job: Job, event: dict) -> None:
         """Under the lock: the job's last event, its status and result; a finished result
         enters the cache."""
-        if event["type"] == "error":
+        if event["type"] == "failure":
             job.status, job.result = "failed", None
         else:
             job.status, job.result = event["status"], event["result"]

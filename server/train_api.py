@@ -6,7 +6,7 @@ state or result, cancel it (server/jobs.py keeps the jobs, server/train_worker.p
                                       when the queue is full
     GET    /api/v1/train/{id}         the job's state, and its result once it has ended
     GET    /api/v1/train/{id}/events  text/event-stream: every event from the first (or after
-                                      Last-Event-ID), the last one `result` or `error`
+                                      Last-Event-ID), the last one `result` or `failure`
     DELETE /api/v1/train/{id}         cancel
 """
 
@@ -205,7 +205,7 @@ async def events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Every event of the job in order (`started`, `progress`..., then `result` or
-    `error`), each with its index as id; a reconnecting EventSource resumes after its
+    `failure`), each with its index as id; a reconnecting EventSource resumes after its
     Last-Event-ID. The stream ends after the last event."""
     i = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 0
     while True:

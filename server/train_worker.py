@@ -13,7 +13,7 @@ A job reports through a channel: ``put(event)`` sends a JSON-safe dict to the se
      "records": {column: [values of the steps since the last progress event]},
      "first_step": the step of the first of those values, "profiles": [{step, log10_dh}]}
     {"type": "result", "status": ..., "result": TrainResult.to_json() or SweepResult.to_json()}
-    {"type": "error", "message": ...}  (a failure; the job ends with status "failed")
+    {"type": "failure", "message": ...}  (a failure; the job ends with status "failed")
 
 Progress is sent at most every REPORT_SECONDS (and at every profile step and the last step),
 and the cancel flag is read at those moments only (a Dask worker asks the scheduler).
@@ -93,7 +93,7 @@ def run_job(request: dict, channel: Channel) -> str:
     try:
         return _run(request, channel)
     except Exception as e:  # reported, not raised: the server shows it as the job's end
-        channel.put({"type": "error", "message": f"{type(e).__name__}: {e}"})
+        channel.put({"type": "failure", "message": f"{type(e).__name__}: {e}"})
         return "failed"
 
 

@@ -68,7 +68,6 @@ async function settle() {
 }
 
 function finish(text) {
-  if (job && job.source) job.source.close();
   cancelButton.disabled = true;
   startButton.disabled = false;
   say(text);
@@ -87,13 +86,21 @@ function follow(id) {
       draw();
     }
   });
+  let ended = false;
   source.addEventListener("result", (m) => {
+    ended = true;
     const e = JSON.parse(m.data);
     bar.value = bar.max;
     finish(`Ended: ${e.status}.`);
   });
-  source.addEventListener("error", (m) => {
-    if (m.data) finish(`Failed: ${JSON.parse(m.data).message}`);
+  source.addEventListener("failure", (m) => {
+    ended = true;
+    finish(`Failed: ${JSON.parse(m.data).message}`);
+  });
+  // The server ends the stream after the last event; EventSource would then reconnect (and
+  // it does, after a lost connection mid-run, resuming after its Last-Event-ID).
+  source.addEventListener("error", () => {
+    if (ended) source.close();
   });
 }
 

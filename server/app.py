@@ -6,7 +6,18 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
-from . import __version__, api, downloads, embed, errors, interop, limits, pages
+from . import (
+    __version__,
+    api,
+    downloads,
+    embed,
+    errors,
+    interop,
+    limits,
+    pages,
+    train_api,
+    train_page,
+)
 from .catalog import VIEWS
 from .compute import Runtime, RuntimeContext
 from .security import SecurityHeaders
@@ -46,7 +57,9 @@ def create_app(settings: Settings | None = None, views: Registry | None = None) 
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     app.include_router(api.router(views), responses=errors.RESPONSES)
     app.include_router(interop.router, responses=errors.RESPONSES)
+    app.include_router(train_api.router, responses=errors.RESPONSES)
     app.include_router(pages.router(views))
+    app.include_router(train_page.router)
     app.include_router(embed.router)
     app.include_router(downloads.router(views))
     app.mount("/vendor", pages.VendorFiles(directory=settings.static_dir / "vendor"), name="vendor")

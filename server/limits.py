@@ -326,4 +326,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sys.setswitchinterval(SWITCH_INTERVAL)
     threads = anyio.to_thread.current_default_thread_limiter()
     threads.total_tokens = max(threads.total_tokens, s.max_concurrent + s.max_queue + LIGHT_THREADS)
-    yield
+    try:
+        yield
+    finally:
+        jobs = getattr(app.state, "jobs", None)  # training jobs' worker processes, if any ran
+        if jobs is not None:
+            jobs.close()

@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     # space-separated: `*` (any site), or e.g. `'self' https://moodle.example.edu`. Every
     # other page may be framed by this origin only.
     frame_ancestors: str = "*"
+    # training jobs (server/jobs.py): how many run at once (worker processes), how many more
+    # may wait (beyond: 503 with Retry-After), the bounds of one job (steps, wall seconds),
+    # how long a job runs with nobody asking for it (a browser that left), finished results
+    # kept by configuration, and a Dask distributed scheduler to run them on instead of the
+    # local process pool (e.g. tcp://host:8786; empty: local)
+    train_workers: int = Field(1, ge=1)
+    train_queue: int = Field(8, ge=0)
+    train_max_steps: int = Field(5000, ge=1)
+    train_max_seconds: float = Field(120.0, gt=0)
+    train_grace: float = Field(15.0, gt=0)
+    train_cache: int = Field(64, ge=0)
+    dask_scheduler: str = ""
 
     @field_validator("frame_ancestors")
     @classmethod

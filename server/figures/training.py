@@ -1,0 +1,196 @@
+"""The figures of a training job (/train): loss and accuracy (or MSE) per step against the
+task's chance level, the gradient norm before and after clipping with the steps where
+clipping fired, the ||dL/dh_t|| profile at initialisation and at the latest profile step,
+and a sweep's final accuracy against the dependency length.
+
+A builder takes the job's ``TrainingView`` (server/jobs.py: the records received so far, the
+profiles, the task's levels, the final result once there is one) and draws; it computes
+nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .style import (
+    BLUE,
+    GREY,
+    ORANGE,
+    PALETTE,
+    VERMILLION,
+    Figure,
+    figure,
+    hline,
+    layout,
+    line,
+    log_axis,
+    marked,
+    sub,
+)
+
+CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def training_figures(view: dict[str, Any]) -> dict[str, Figure]:
+    """Every figure of the job so far (a sweep: its accuracy-vs-L figure once there are
+    points); ``view`` as jobs.Job.training_view gives it."""
+    if view["sweep"] is not None:
+        return {"sweep": sweep_figure(view)}
+    figs = {"loss": loss_figure(view), "gradient": gradient_figure(view)}
+    if view["profiles"]:
+        figs["profile"] = profile_figure(view)
+    return figs
+
+
+def _steps(view: dict) -> list[int]:
+    return view["records"].get("step", [])
+
+
+def loss_figure(view: dict) -> Figure:
+    """The loss per step (and accuracy on a second axis for classification tasks), with the
+    task's chance / memoryless levels."""
+    rec, steps = view["records"], _steps(view)
+    regression = view["chance_accuracy"] is None
+    data = [line(steps, rec.get("loss", []), "loss (batch)", BLUE)]
+    lines = [hline(view["baseline_loss"], GREY, f"memoryless baseline {view['baseline_loss']:.3g}")]
+    extra: dict[str, Any] = {}
+    if not regression:
+        data.append(line(steps, rec.get("accuracy", []), "accuracy (batch)", ORANGE, yaxis="y2"))
+        extra["yaxis2"] = {"title": {"text": "accuracy"}, "overlaying": "y", "side": "right",
+                           "range": [0, 1.02], "showgrid": False, "automargin": True,
+                           "tickvals": [0, 0.25, 0.5, 0.75, 1]}  # fmt: skip
+        extra["margin"] = {"l": 56, "r": 56, "t": 40, "b": 96}
+        chance = hline(view["chance_accuracy"], ORANGE, f"chance {view['chance_accuracy']:.3g}")
+        chance[0]["yref"] = chance[1]["yref"] = "y2"
+        lines.append(chance)
+    shapes, notes = marked(lines)
+    name = "MSE" if regression else "cross-entropy"
+    lay = layout(
+        "Loss during training", {"title": {"text": "step"}},
+        {"title": {"text": f"loss ({name})"}, "rangemode": "tozero"},
+        shapes=shapes, annotations=notes, **extra,
+    )  # fmt: skip
+    return figure("Loss during training", _loss_summary(view), data, lay)
+
+
+def _loss_summary(view: dict) -> str:
+    rec, steps = view["records"], _steps(view)
+    if not steps:
+        return "No step has been taken yet."
+    last = rec["loss"][-1]
+    text = f"After {len(steps)} of {view['steps']} steps the batch loss is "
+    text += "not finite" if last is None else f"{last:.3g}"
+    text += f" (memoryless baseline {view['baseline_loss']:.3g})"
+    final = view["final"]
+    if final is not None:
+        if view["chance_accuracy"] is None:
+            text += f"; held-out MSE {final['mse']:.3g} (baseline 0.167)."
+        else:
+            text += (
+                f"; held-out accuracy {final['accuracy']:.3g} "
+                f"(chance {view['chance_accuracy']:.3g})."
+            )
+    else:
+        text += "."
+    return text
+
+
+def gradient_figure(view: dict) -> Figure:
+    """||gradient|| before and after clipping per step, log scale, clipped steps marked."""
+    rec, steps = view["records"], _steps(view)
+    before, after = rec.get("grad_norm", []), rec.get("clipped_norm", [])
+    fired = [s for s, c in zip(steps, rec.get("clipped", []), strict=True) if c]
+    at = dict(zip(steps, before, strict=True))
+    data = [
+        line(steps, before, "before clipping", BLUE),
+        line(steps, after, "after clipping", ORANGE, dash="dot"),
+        {"type": "scatter", "mode": "markers", "x": fired, "y": [at[s] for s in fired],
+         "name": "clipping fired", "marker": {"color": VERMILLION, "symbol": "x", "size": 7}},
+    ]  # fmt: skip
+    config = view["config"]
+    extra: dict[str, Any] = {}
+    if config["clip"] == "norm":
+        shape, note = hline(config["clip_threshold"], GREY, "clip threshold")
+        note["y"] = math.log10(config["clip_threshold"])  # a log axis places notes in log10
+        extra = {"shapes": [shape], "annotations": [note]}
+    values = [v for v in before + after if v is not None]
+    if config["clip"] == "norm":
+        values.append(config["clip_threshold"])
+    lay = layout(
+        "Gradient norm per step", {"title": {"text": "step"}},
+        log_axis("\u2016\u2207L\u2016", values), **extra,
+    )  # fmt: skip
+    summary = (
+        f"Clipping ({config['clip']}) fired at {len(fired)} of {len(steps)} steps."
+        if config["clip"] != "none"
+        else f"No clipping; {len(steps)} steps."
+    )
+    if values:
+        summary += f" The gradient norm ranged from {min(values):.3g} to {max(values):.3g}."
+    return figure("Gradient norm per step", summary, data, lay)
+
+
+def profile_figure(view: dict) -> Figure:
+    """log10 ||dL/dh_t|| over t at step 0 and at the latest profile step."""
+    profiles = view["profiles"]
+    shown = [profiles[0]] if len(profiles) == 1 else [profiles[0], profiles[-1]]
+    data, values = [], []
+    for p, color in zip(shown, (BLUE, ORANGE), strict=False):
+        logs = p["log10_dh"]
+        ys = [None if v is None else 10.0**v for v in logs]
+        values += [y for y in ys if y is not None]
+        name = "at initialisation" if p["step"] == 0 else f"at step {p['step']}"
+        data.append(line(list(range(len(logs))), ys, name, color))
+    lay = layout(
+        "Gradient reaching each step", {"title": {"text": "step t"}},
+        log_axis(f"\u2016\u2202L/\u2202{sub('h', 't')}\u2016", values),
+    )  # fmt: skip
+    first = shown[0]["log10_dh"]
+    finite = [(t, v) for t, v in enumerate(first) if v is not None]
+    summary = "The profile at initialisation has no non-zero value."
+    if finite:
+        (t0, v0), (t1, v1) = finite[0], finite[-1]
+        summary = (
+            f"At initialisation ||dL/dh_t|| is 10^{v0:.1f} at t = {t0} and 10^{v1:.1f} at "
+            f"t = {t1}: {abs(v1 - v0):.1f} decades apart."
+        )
+    return figure("Gradient reaching each step", summary, data, lay)
+
+
+def sweep_figure(view: dict) -> Figure:
+    """Held-out accuracy (or MSE) at the end of each run, against the dependency length."""
+    sweep, points = view["sweep"], view["sweep_points"]
+    regression = view["chance_accuracy"] is None
+    key = "mse" if regression else "accuracy"
+    data = []
+    for cell, color in zip(sweep["cells"], PALETTE, strict=False):
+        mine = [p for p in points if p["cell"] == cell]
+        data.append(
+            {"type": "scatter", "mode": "lines+markers", "x": [p["length"] for p in mine],
+             "y": [p[key] for p in mine], "name": CELL_NAMES.get(cell, cell),
+             "line": {"color": color, "width": 2}}
+        )  # fmt: skip
+    level = 1.0 / 6.0 if regression else view["chance_accuracy"]
+    shapes, notes = marked([hline(level, GREY, "baseline" if regression else "chance")])
+    lay = layout(
+        "Final accuracy against dependency length" if not regression else "Final MSE against L",
+        {"title": {"text": "dependency length L"}},
+        {"title": {"text": "held-out " + key}, "rangemode": "tozero"},
+        shapes=shapes, annotations=notes,
+    )  # fmt: skip
+    done = len(points)
+    total = len(sweep["cells"]) * len(sweep["lengths"])
+    summary = f"{done} of {total} runs finished."
+    scored = [p for p in points if p[key] is not None and not math.isnan(p[key])]
+    if scored:
+        best = (
+            max(scored, key=lambda p: p[key])
+            if not regression
+            else min(scored, key=lambda p: p[key])
+        )
+        summary += (
+            f" Best: {CELL_NAMES.get(best['cell'], best['cell'])} at L = {best['length']} "
+            f"({key} {best[key]:.3g})."
+        )
+    return figure(lay["title"]["text"], summary, data, lay)

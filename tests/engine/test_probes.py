@@ -27,6 +27,7 @@ from bpttlab.engine.network import (
 )
 from bpttlab.engine.probes import (
     estimates,
+    exact_layer_time,
     jacobian_estimates,
     matrix_free,
     probe_standard_error,
@@ -228,3 +229,14 @@ def test_matrix_free_labels_every_number_and_keeps_the_exact_map():
     with pytest.raises(ValueError, match="probes"):
         jacobian_estimates(config, problem.weights, network_forward(
             config, problem.weights, problem.inputs, problem.targets), probes=1)  # fmt: skip
+
+
+@pytest.mark.parametrize("cell,extra", VARIANTS)
+@pytest.mark.parametrize("loss", ["every", "last"])
+def test_exact_layer_time_is_the_networks(cell, extra, loss):
+    config, problem, trace = _setup(cell, extra, loss=loss, num_layers=3)
+    full = network(config, problem)
+    got = exact_layer_time(config, problem.weights, trace, problem.targets)
+    assert set(got) == set(full.gradient.layer_time)
+    for name, value in full.gradient.layer_time.items():
+        np.testing.assert_array_equal(got[name], value)

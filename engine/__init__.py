@@ -1,7 +1,9 @@
 """BPTT Lab's engine: pure NumPy, no web imports. Config dataclass in, result dataclass out."""
 
 from .gradient_flow import GradientFlowConfig, GradientFlowResult, gradient_flow
+from .model_io import LoadedModel, ModelFileError, load_model, read_inputs
 from .network import NetworkConfig, NetworkResult, network
+from .probes import MatrixFreeResult, matrix_free
 
 __all__ = [
     "GradientFlowConfig",
@@ -10,4 +12,10 @@ __all__ = [
     "NetworkResult",
     "gradient_flow",
     "network",
+    "LoadedModel",
+    "ModelFileError",
+    "load_model",
+    "read_inputs",
+    "MatrixFreeResult",
+    "matrix_free",
 ]

@@ -520,8 +520,9 @@ def load_model(
         w = arch.output_prefix + ".weight"
         raise ArchitectureError(
             f"{w} {tuple(np.shape(tensors[w]))}: the sequence loss's softmax takes 2..64 "
-            f"classes, this layer has {v}; pass output='none' to analyse the recurrent "
-            "layers with a drawn output layer",
+            f"classes, this layer has {v}; pass output='none', ignore=({w!r}, "
+            f"'{arch.output_prefix}.bias') to analyse the recurrent layers with a drawn "
+            "output layer",
             tensor=w, expected="V in 2..64", actual=tuple(np.shape(tensors[w])),
         )  # fmt: skip
     config = NetworkConfig(

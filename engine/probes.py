@@ -286,18 +286,19 @@ class MatrixFreeResult:
 
 def matrix_free(
     config: NetworkConfig, weights: dict[str, np.ndarray], inputs: np.ndarray,
-    targets: np.ndarray, *, probes: int = 32, seed: int = 0,
+    targets: np.ndarray, *, probes: int = 32, seed: int = 0, precision: str = "float64",
 ) -> MatrixFreeResult:  # fmt: skip
     """One forward pass, one exact backward pass (the layer-time map: the same numbers as
     engine.network.network_backward's, without the parameter gradients) and the probes'
-    estimates of every (layer, direction)'s Jacobian norms."""
+    estimates of every (layer, direction)'s Jacobian norms (``precision`` of their sweep:
+    see probe_sweep)."""
     check_weights(config, weights)
     trace = network_forward(config, weights, inputs, targets)
     layer_time = {
         name: Series(m, "exact")
         for name, m in exact_layer_time(config, weights, trace, targets).items()
     }
-    jac = jacobian_estimates(config, weights, trace, probes=probes, seed=seed)
+    jac = jacobian_estimates(config, weights, trace, probes=probes, seed=seed, precision=precision)
     return MatrixFreeResult(trace.loss, layer_time, jac, probes, seed)
 
 

@@ -255,5 +255,11 @@ def test_single_precision_sweeps_agree_with_double(cell, extra):
             np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
     est = jacobian_estimates(config, problem.weights, trace, probes=4, precision="float32")
     assert est["forward"][0]["h"].precision == "float32"
+    r = matrix_free(config, problem.weights, problem.inputs, problem.targets, probes=4,
+                    precision="float32")  # fmt: skip
+    assert r.jacobians["backward"][1]["h"].precision == "float32"
+    np.testing.assert_array_equal(
+        r.jacobians["backward"][1]["h"].frobenius.log10, est["backward"][1]["h"].frobenius.log10
+    )
     with pytest.raises(ValueError, match="precision"):
         probe_sweep(c, params, tr, v, precision="float16")

@@ -25,7 +25,8 @@ standard deviation of the k squares understates the error of a rank-one M: the s
 chi^2_1, so a low mean comes with a low spread.)
 
 Everything is carried in the log domain: each probe row is divided by its largest |entry|
-at every step and the log10 of that joins the row's scale, so a norm of 1e-900 is exact.
+at every step and the log10 of that joins the row's scale, so a norm of 1e-900 is carried
+without underflow.
 Every number says how it was obtained: ``method`` is "exact", "estimate" (with
 ``log10_se``) or "lower_bound".
 """

@@ -3,7 +3,9 @@
 from .depth import DepthConfig, DepthResult, depth_experiment
 from .gradient_flow import GradientFlowConfig, GradientFlowResult, gradient_flow
 from .influence import influence_map
+from .model_io import LoadedModel, ModelFileError, load_model, read_inputs
 from .network import NetworkConfig, NetworkResult, network
+from .probes import MatrixFreeResult, matrix_free
 from .terms import terms_map
 from .training import SweepResult, TrainConfig, TrainResult, sweep, train
 
@@ -24,4 +26,10 @@ __all__ = [
     "TrainResult",
     "sweep",
     "train",
+    "LoadedModel",
+    "ModelFileError",
+    "load_model",
+    "read_inputs",
+    "MatrixFreeResult",
+    "matrix_free",
 ]

@@ -40,11 +40,19 @@ from ..engine.cliff import (
 )
 from ..engine.compare import CompareResult, compare_cells
 from ..engine.eigen import EigenResult, eigen_expansion
+from ..engine.network_maps import NetworkMaps, network_maps
 from . import estimates, limits
 from .caching import ByteLRU
 from .cancel import watch_disconnect
 from .limits import Limiter
-from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery, QueryModel
+from .schemas import (
+    CliffQuery,
+    CompareQuery,
+    EigenQuery,
+    GradientFlowQuery,
+    NetworkQuery,
+    QueryModel,
+)
 from .settings import Settings
 
 T = TypeVar("T")
@@ -175,3 +183,17 @@ def run_cliff(q: CliffQuery) -> tuple[CliffSurface, CliffDescent, ClipGeometry]:
 
 def run_eigen(q: EigenQuery) -> EigenResult:
     return computed(_key("eigen", q), lambda: eigen_expansion(q.to_config()))
+
+
+@dataclass(frozen=True)
+class NetworkRun:
+    """A network's maps (cached by the engine's fields) and how the page labels its time
+    axis (``words``: one per step, or None for the step numbers)."""
+
+    maps: NetworkMaps
+    words: tuple[str, ...] | None
+
+
+def run_network(q: NetworkQuery) -> NetworkRun:
+    maps = computed(_key("network", q), lambda: network_maps(q.to_config()))
+    return NetworkRun(maps, q.words)

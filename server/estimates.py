@@ -25,6 +25,7 @@ RATE = {  # seconds per cost unit
     "CompareQuery": 0.08e-9,
     "EigenQuery": 0.085e-9,
     "CliffQuery": 0.12e-9,
+    "NetworkQuery": 0.13e-9,
 }
 DEFAULT_RATE = 0.1e-9
 OVERHEAD = 0.01  # seconds: validation, figures, JSON, gzip of a small answer

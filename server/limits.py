@@ -31,7 +31,7 @@ from ..engine.cells import compared_cells, get_cell
 from . import estimates
 from .cancel import ClientGone, client_gone
 from .errors import error_item, error_response
-from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
+from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery, NetworkQuery
 from .serialize import JSONResponse
 
 # A time step of the engine's loops costs a few dozen NumPy calls whatever the size: at
@@ -138,6 +138,37 @@ def _(q: EigenQuery) -> Cost:
         "(seq_len + 1) * (STEP + 4*n^3)",
         f"{q.seq_len + 1} * ({STEP} + 4*{n}^3)",
         ("seq_len", "hidden_size") if q.matrix != "eigenvalues" else ("seq_len",),
+    )
+
+
+# /network's per-operation costs in the units above, measured (benchmarks/network_cost.py):
+# a (layer, direction, step) of the passes, one one-step VJP of the influence map's step
+# Jacobians, and one small spectral norm of a map entry
+NET_STEP = 28 * STEP
+NET_VJP = 3 * STEP
+NET_NORM = STEP
+
+
+@estimate.register
+def _(q: NetworkQuery) -> Cost:
+    """The passes (L D T steps), the influence map's step Jacobians (S VJPs per step, S the
+    state size: 2n for the LSTM), its tangent sweep ((S, S + D n) by (., T d) per step) and
+    its D T^2 spectral norms: the maps grow with T^2 and with the total state L D S."""
+    g = get_cell(q.cell).state_factor
+    d_count = 2 if q.bidirectional else 1
+    ld, t, n, d = q.num_layers * d_count, q.seq_len, q.hidden_size, q.input_size
+    s = g * n
+    value = ld * t * (NET_STEP + s * NET_VJP) + ld * t**2 * s * (s + d_count * n) * d
+    value += d_count * t**2 * NET_NORM
+    size = f"{g}*hidden_size" if g > 1 else "hidden_size"
+    layers = "num_layers*directions"
+    return Cost(
+        float(value),
+        f"{layers}*seq_len*(NET_STEP + {size}*NET_VJP) + {layers}*seq_len^2*{size}*"
+        f"({size} + directions*hidden_size)*input_size + directions*seq_len^2*NET_NORM",
+        f"{ld}*{t}*({NET_STEP} + {s}*{NET_VJP}) + {ld}*{t}^2*{s}*({s} + {d_count}*{n})*{d}"
+        f" + {d_count}*{t}^2*{NET_NORM}",
+        ("seq_len", "hidden_size", "num_layers", "input_size"),
     )
 
 

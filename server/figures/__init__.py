@@ -12,6 +12,7 @@ from .cliff import cliff_figures, cliff_numbers
 from .compare import compare_figures, compare_numbers
 from .eigen import eigen_figures, eigen_numbers
 from .gradient_flow import gradient_flow_figures
+from .network import network_figures
 from .style import power
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "eigen_figures",
     "eigen_numbers",
     "gradient_flow_figures",
+    "network_figures",
     "power",
 ]

@@ -84,7 +84,24 @@ def eigen_facts(c):
     return facts
 
 
+def network_facts(c):
+    cell = {"rnn": f"{c['nonlinearity']} RNN", "lstm": "LSTM", "gru": "GRU"}[c["cell"]]
+    facts = [
+        f"{c['num_layers']}-layer " + ("bidirectional " if c["bidirectional"] else "") + cell,
+        f"n = {c['hidden_size']}",
+        f"T = {c['seq_len']}",
+        "loss at every step" if c["loss"] == "every" else "loss at the last step",
+        f"V = {c['vocab_size']}",
+        f"scale {_g(c['scale'])}",
+        f"seed {c['seed']}",
+    ]
+    if c["skip"] == "residual":
+        facts.append("residual skips")
+    return facts
+
+
 FACTS = {
+    "network": network_facts,
     "explore": explore_facts,
     "compare": compare_facts,
     "cliff": cliff_facts,
@@ -108,6 +125,9 @@ CASES = [
     ("eigen", {}),
     ("eigen", {"radius1": "0.5", "radius2": "0.4", "non_normal": "true", "coupling": "-5"}),
     ("eigen", {"matrix": "gaussian", "hidden_size": "16", "scale": "0.95", "seq_len": "9"}),
+    ("network", {}),
+    ("network", {"cell": "rnn", "nonlinearity": "relu", "num_layers": "3", "skip": "residual"}),
+    ("network", {"bidirectional": "true", "loss": "last", "vocab_size": "3", "seed": "4"}),
 ]
 
 

@@ -24,13 +24,14 @@ def twin_client():
         yield c
 
 
-def test_the_catalog_lists_the_four_views_in_order():
-    assert list(catalog.VIEWS) == ["explore", "compare", "cliff", "eigen"]
+def test_the_catalog_lists_the_views_in_order():
+    assert list(catalog.VIEWS) == ["explore", "compare", "cliff", "eigen", "network"]
     assert [v.route_name for v in catalog.VIEWS.values()] == [
         "gradient_flow",
         "compare",
         "cliff",
         "eigen",
+        "network",
     ]
 
 

@@ -57,8 +57,7 @@ def influence_by_vectors(
                 dy = ScaledRows(seed, np.where(np.arange(t_len) == t, 0.0, -np.inf))
                 _, dx = backward_layers(config, weights, trace, dy, parameters=False)
                 rows[i], scales[i] = dx.mantissa, dx.scale
-            for k in range(t_len):
-                out[t, k] = _log10_spectral(rows[:, k], scales[:, k])
+            out[t] = _log10_spectral(rows.transpose(1, 0, 2), scales.T)
         maps[DIRECTION_NAMES[d]] = out
     return maps
 
@@ -77,39 +76,58 @@ def influence_map(
     sequence through the other half below it.
 
     Forward mode by Jacobian products: every step's J_t = dz_t/dz_{t-1} : (S, S) and
-    B_t = dz_t/dx_t : (S, d_k) are read once from the cell's own one-step VJP (S unit
-    covectors per step), then the T d tangents of all the inputs go up the network together,
-    as one (S, T d) block per step with one log10 scale per column (a column is one input
-    coordinate at one step). Cost: S T L D VJPs, then L D T products (S, S)(S, T d)."""
+    B_t = dz_t/dx_t : (S, d_k) are read from the cell's batched one-step VJP (one call per
+    step), then the tangents of the inputs go up the network together, as one (S, M) block
+    per step with one log10 scale per column (a column is one input coordinate at one step).
+    The sources are taken in chunks of at most CHUNK_BYTES of tangents, so memory stays
+    bounded at any T; a step where no column is alive yet is skipped. Cost: T L D VJPs of
+    S covectors per chunk, then L D T products (S, S)(S, T d)."""
     cell = get_cell(config.cell)
     n, t_len, d_in = config.hidden_size, config.seq_len, config.input_size
-    cols = t_len * d_in
-    x = np.zeros((t_len, d_in, cols))  # tangent of x_pos by column (source k, coordinate)
-    xs = np.full((t_len, cols), -np.inf)
-    for k in range(t_len):
-        x[k, :, k * d_in : (k + 1) * d_in] = np.eye(d_in)
-        xs[k, k * d_in : (k + 1) * d_in] = 0.0
-    for k in range(config.num_layers):
-        halves = []
+    width = max(config.output_size, d_in)
+    most = int(max(1, min(t_len, CHUNK_BYTES // (8 * t_len * width * d_in))))
+    chunk = -(-t_len // -(-t_len // most))  # chunks of equal size, at most ``most`` sources
+    maps = {DIRECTION_NAMES[d]: np.full((t_len, t_len), -np.inf) for d in range(config.directions)}
+    for k0 in range(0, t_len, chunk):
+        k1 = min(t_len, k0 + chunk)
+        x, xs = _source_tangents(t_len, d_in, k0, k1)
+        for k in range(config.num_layers):
+            y = np.zeros((t_len, config.output_size, x.shape[2]))
+            scales = []
+            for d in range(config.directions):
+                params = cell_params(config, weights, k, d)
+                steps = _step_matrices(cell, params, trace.traces[k][d], t_len)
+                scales.append(_tangent_sweep(*steps, x, xs, y[:, d * n : (d + 1) * n], d))
+            top = np.max(scales, axis=0)
+            for d, hs in enumerate(scales):
+                _rescale_columns(y[:, d * n : (d + 1) * n], hs, top)
+            if config.skip == "residual" and k >= 1:
+                top, old = np.maximum(top, xs), top
+                _rescale_columns(y, old, top)
+                y += _at(x, xs, top)
+            x, xs = y, top
         for d in range(config.directions):
-            params = cell_params(config, weights, k, d)
-            a, c, step_scale = _step_matrices(cell, params, trace.traces[k][d], t_len)
-            halves.append(_tangent_sweep(a, c, step_scale, x, xs, n, d))
-        top = np.max([hs for _, hs in halves], axis=0)
-        y = np.concatenate([_at(hm, hs, top) for hm, hs in halves], axis=1)
-        if config.skip == "residual" and k >= 1:
-            top, old = np.maximum(top, xs), top
-            y = _at(y, old, top) + _at(x, xs, top)
-        x, xs = y, top
-    maps: dict[str, np.ndarray] = {}
-    for d in range(config.directions):
-        out = np.full((t_len, t_len), -np.inf)
-        for t in range(t_len):
-            for k in range(t_len):
-                span = slice(k * d_in, (k + 1) * d_in)
-                out[t, k] = _log10_spectral(x[t, d * n : (d + 1) * n, span].T, xs[t, span])
-        maps[DIRECTION_NAMES[d]] = out
+            out = maps[DIRECTION_NAMES[d]]
+            for t in range(t_len):
+                # the blocks dy_t/dx_k, k in the chunk, as (k1 - k0, d, n): rows are inputs
+                rows = x[t, d * n : (d + 1) * n].T.reshape(k1 - k0, d_in, n)
+                out[t, k0:k1] = _log10_spectral(rows, xs[t].reshape(k1 - k0, d_in))
     return maps
+
+
+CHUNK_BYTES = 64 * 2**20  # tangents of one layer's output per chunk of sources
+
+
+def _source_tangents(t_len: int, d_in: int, k0: int, k1: int):
+    """The inputs' tangents by column for sources k0..k1 - 1 (0-based): x : (T, d, M) with
+    x[k, :, cols of source k] = I, and their log10 scales (T, M)."""
+    cols = (k1 - k0) * d_in
+    x = np.zeros((t_len, d_in, cols))
+    xs = np.full((t_len, cols), -np.inf)
+    for j, k in enumerate(range(k0, k1)):
+        x[k, :, j * d_in : (j + 1) * d_in] = np.eye(d_in)
+        xs[k, j * d_in : (j + 1) * d_in] = 0.0
+    return x, xs
 
 
 def _at(m: np.ndarray, scale: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -120,69 +138,76 @@ def _at(m: np.ndarray, scale: np.ndarray, top: np.ndarray) -> np.ndarray:
     return m * f[:, None, :]
 
 
-def _tangent_sweep(a, c, step_scale, x, xs, n: int, direction: int):
-    """One direction's tangents dh_t/d(columns) : (T, n, M) by sequence position, with
-    per-(position, column) log10 scales, from its input's tangents x : (T, d_k, M), xs."""
+def _rescale_columns(m: np.ndarray, scale: np.ndarray, top: np.ndarray) -> None:
+    """_at in place."""
+    safe_top = np.where(top > -np.inf, top, 0.0)
+    with np.errstate(under="ignore"):
+        m *= (10.0 ** (scale - safe_top))[:, None, :]
+
+
+def _tangent_sweep(a, c, step_scale, x, xs, h, direction: int):
+    """One direction's tangents dh_t/d(columns) written into h : (T, n, M) by sequence
+    position, from its input's tangents x : (T, d_k, M) with scales xs; returns their
+    per-(position, column) log10 scales (T, M)."""
     t_len, size = a.shape[0], a.shape[1]
-    m = x.shape[2]
+    n, m = h.shape[1], x.shape[2]
     g, gs = np.zeros((size, m)), np.full(m, -np.inf)
-    h, hs = np.zeros((t_len, n, m)), np.full((t_len, m), -np.inf)
+    hs = np.full((t_len, m), -np.inf)
+    alive = False  # whether g has a live column
     for t in range(1, t_len + 1):
         pos = t - 1 if direction == 0 else t_len - t
-        if step_scale[t - 1] == -np.inf:  # a step whose Jacobians are zero
-            g, gs = np.zeros((size, m)), np.full(m, -np.inf)
+        fed = bool(np.any(xs[pos] > -np.inf))
+        if step_scale[t - 1] == -np.inf or not (alive or fed):  # nothing reaches this step
+            if alive:
+                g, gs, alive = np.zeros((size, m)), np.full(m, -np.inf), False
             continue
         top = np.maximum(gs, xs[pos])
         u = a[t - 1].T @ _at(g[None], gs[None], top[None])[0]
-        u += c[t - 1].T @ _at(x[pos][None], xs[pos][None], top[None])[0]
+        if fed:
+            u += c[t - 1].T @ _at(x[pos][None], xs[pos][None], top[None])[0]
         size_u = np.max(np.abs(u), axis=0)
         live = (size_u > 0.0) & (top > -np.inf)
         safe = np.where(live, size_u, 1.0)
         g = np.where(live[None], u / safe, 0.0)
         with np.errstate(divide="ignore"):
             gs = np.where(live, top + step_scale[t - 1] + np.log10(safe), -np.inf)
+        alive = bool(np.any(live))
         h[pos], hs[pos] = g[:n], gs
-    return h, hs
+    return hs
 
 
 def _step_matrices(cell: Cell, params: Any, trace: Any, t_len: int):
     """(A, C, scale): A[t - 1] = J_t^T : (S, S) and C[t - 1] = B_t^T : (d_k, S) mantissas at
-    scale[t - 1] (log10, -inf for a zero step), read from the cell's one-step VJP by unit
-    covectors, each column at its own scale brought to the step's largest."""
-    n = params.hidden_size
-    size = cell.state_factor * n
-    step = cell.backward(params, trace)
+    scale[t - 1] (log10, -inf for a zero step), read from the cell's batched one-step VJP of
+    the S unit covectors (row j of G = I gives row j of J_t and of B_t)."""
+    size = cell.state_factor * params.hidden_size
+    rows_step = cell.backward_rows(params, trace)
     w_ih = params.weight_ih
     a = np.zeros((t_len, size, size))
     c = np.zeros((t_len, w_ih.shape[1], size))
     scale = np.full(t_len, -np.inf)
     unit = np.eye(size)
     for t in range(1, t_len + 1):
-        cols = [step(t, unit[j], 0.0) for j in range(size)]
-        live = [v.log10_scale for v in cols if v is not None]
-        if not live:
+        out = rows_step(t, unit)
+        if out is None:
             continue
-        top = max(live)
-        scale[t - 1] = top
-        with np.errstate(under="ignore"):
-            for j, v in enumerate(cols):
-                if v is not None:
-                    f = 10.0 ** (v.log10_scale - top)
-                    a[t - 1, :, j] = v.g_prev * f
-                    c[t - 1, :, j] = (w_ih.T @ v.delta_in) * f
+        a[t - 1], c[t - 1] = out.g_prev.T, (out.delta_in @ w_ih).T
+        scale[t - 1] = out.log10_scale
     return a, c, scale
 
 
-def _log10_spectral(rows: np.ndarray, scales: np.ndarray) -> float:
-    """log10 of the spectral norm of the matrix whose row i is rows[i] * 10**scales[i];
-    -inf when it is zero."""
-    live = (scales > -np.inf) & np.any(rows != 0.0, axis=1)
-    if not np.any(live):
-        return -np.inf
-    top = float(np.max(scales[live]))
+def _log10_spectral(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """log10 of the spectral norm of each matrix b whose row i is rows[b, i] * 10**scales[b, i]
+    (rows : (B, r, c), scales : (B, r)); -inf for a zero matrix."""
+    live = (scales > -np.inf) & np.any(rows != 0.0, axis=2)
+    top = np.max(np.where(live, scales, -np.inf), axis=1)
+    safe_top = np.where(top > -np.inf, top, 0.0)
     with np.errstate(under="ignore"):
-        m = np.where(
-            live[:, None], rows * 10.0 ** (np.where(live, scales, top) - top)[:, None], 0.0
-        )
-    size = float(np.max(np.abs(m)))
-    return top + float(np.log10(size)) + float(np.log10(np.linalg.norm(m / size, 2)))
+        f = np.where(live, 10.0 ** (np.where(live, scales, 0.0) - safe_top[:, None]), 0.0)
+    m = rows * f[:, :, None]
+    size = np.max(np.abs(m), axis=(1, 2))
+    nonzero = size > 0.0
+    safe = np.where(nonzero, size, 1.0)
+    norms = np.linalg.norm(m / safe[:, None, None], ord=2, axis=(1, 2))
+    with np.errstate(divide="ignore"):
+        return np.where(nonzero, safe_top + np.log10(safe) + np.log10(norms), -np.inf)

@@ -237,7 +237,7 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
 
-def _loss_steps(config: NetworkConfig) -> np.ndarray:
+def loss_steps(config: NetworkConfig) -> np.ndarray:
     """The 0-based steps whose loss counts."""
     t_len = config.seq_len
     return np.arange(t_len) if config.loss == "every" else np.array([t_len - 1])
@@ -275,7 +275,7 @@ def network_forward(
     with np.errstate(over="ignore", invalid="ignore"):
         logits = x @ np.asarray(weights["output.weight"]).T + weights["output.bias"]
     _check_finite(logits, "the logits")
-    steps = _loss_steps(config)
+    steps = loss_steps(config)
     logp = _log_softmax(logits[steps])
     loss = -float(np.sum(logp[np.arange(len(steps)), np.asarray(targets)]))
     return NetworkTrace(traces, layer_inputs, outputs, logits, loss)
@@ -298,27 +298,31 @@ class ScaledRows:
             return self.mantissa * (10.0**safe)[:, None] * (self.scale > -np.inf)[:, None]
 
 
-def _add_rows(a: ScaledRows, b: ScaledRows) -> ScaledRows:
+def add_rows(a: ScaledRows, b: ScaledRows) -> ScaledRows:
     """a + b row by row in the log domain, as engine.logdomain.add_scaled does for one
     vector: each side divided by its largest |entry|, the sum carried at the larger of the
-    two row scales (-inf for a zero row)."""
+    two row scales (-inf for a zero row). Rows are along the last axis; any leading axes
+    (steps, or a batch of covectors and steps) are rows too."""
     la, ma = _row_tops(a)
     lb, mb = _row_tops(b)
     top = np.maximum(la, lb)
     safe = np.where(top > -np.inf, top, 0.0)
     with np.errstate(under="ignore"):
-        out = ma * (10.0 ** (la - safe))[:, None] + mb * (10.0 ** (lb - safe))[:, None]
+        out = ma * (10.0 ** (la - safe))[..., None] + mb * (10.0 ** (lb - safe))[..., None]
     return ScaledRows(out, top)
 
 
 def _row_tops(x: ScaledRows) -> tuple[np.ndarray, np.ndarray]:
     """(log10 of every row's largest |entry| (-inf for a zero row), the rows divided by it)."""
-    size = np.max(np.abs(x.mantissa), axis=1) if x.mantissa.size else np.zeros(len(x.scale))
+    if x.mantissa.size:
+        size = np.max(np.abs(x.mantissa), axis=-1)
+    else:
+        size = np.zeros(np.shape(x.scale))
     live = (size > 0.0) & (x.scale > -np.inf)
     safe = np.where(live, size, 1.0)
     with np.errstate(divide="ignore"):
         logs = np.where(live, x.scale + np.log10(safe), -np.inf)
-    return logs, np.where(live[:, None], x.mantissa / safe[:, None], 0.0)
+    return logs, np.where(live[..., None], x.mantissa / safe[..., None], 0.0)
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,17 @@ class NetworkGradient:
 DIRECTION_NAMES = ("forward", "backward")
 
 
+def logit_errors(config: NetworkConfig, trace: NetworkTrace, targets: np.ndarray) -> np.ndarray:
+    """dL/dlogits_t = softmax(logits_t) - onehot(target_t) at the loss's steps, zero rows at
+    the others : (T, V)."""
+    steps = loss_steps(config)
+    err = np.zeros((config.seq_len, config.vocab_size))
+    prob = np.exp(_log_softmax(trace.logits[steps]))
+    prob[np.arange(len(steps)), np.asarray(targets)] -= 1.0
+    err[steps] = prob
+    return err
+
+
 def network_backward(
     config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace,
     targets: np.ndarray,
@@ -405,12 +420,7 @@ def network_backward(
     the loss's dL/dy^(L-1)_t = W^T (softmax(logits_t) - onehot(target_t)) at its steps; each
     layer splits dL/dy^(k) into its directions' halves, runs BPTT on each, and hands the
     layer below dL/dy^(k-1) = sum of the directions' dL/dx (+ dL/dy^(k) for a residual)."""
-    t_len = config.seq_len
-    steps = _loss_steps(config)
-    err = np.zeros((t_len, config.vocab_size))
-    prob = np.exp(_log_softmax(trace.logits[steps]))
-    prob[np.arange(len(steps)), np.asarray(targets)] -= 1.0
-    err[steps] = prob
+    err = logit_errors(config, trace, targets)
     w_out = np.asarray(weights["output.weight"], dtype=float)
     top_out = trace.outputs[-1]
     named: dict[str, tuple[np.ndarray, float]] = {
@@ -461,9 +471,9 @@ def backward_layers(
             dh = ScaledRows(dh.mantissa[order], dh.scale[order])
             dx = ScaledRows(dx.mantissa[order], dx.scale[order])
             per_layer[k].append(DirectionGradient(dh, dx, grads))
-            below = _add_rows(below, dx)
+            below = add_rows(below, dx)
         if config.skip == "residual" and k >= 1:
-            below = _add_rows(below, dy)
+            below = add_rows(below, dy)
         dy = below
     return per_layer, dy
 

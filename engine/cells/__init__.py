@@ -9,7 +9,17 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .base import BackwardSteps, Cell, Options, Profiles, StepRecorder, StepVJP, profiles
+from .base import (
+    BackwardSteps,
+    Cell,
+    Options,
+    Profiles,
+    RowsStep,
+    RowsVJP,
+    StepRecorder,
+    StepVJP,
+    profiles,
+)
 from .gru import GRU, GRUParams, GRUTrace
 from .lstm import LSTM, LSTMParams, LSTMTrace
 from .rnn import RNN, RNNParams, RNNTrace
@@ -58,6 +68,8 @@ __all__ = [
     "Profiles",
     "RNNParams",
     "RNNTrace",
+    "RowsStep",
+    "RowsVJP",
     "StepVJP",
     "cell_names",
     "compared_cells",

@@ -68,6 +68,29 @@ BackwardStep = Callable[[int, np.ndarray, float], StepVJP | None]
 
 
 @dataclass(frozen=True)
+class RowsVJP:
+    """One backward step for m covectors at once (the rows of G : (m, S), entries O(1)):
+    each array holds the StepVJP's quantity of row i in its row i, all at one log10_scale
+    (the step's own factor, e.g. the RNN's largest slope; 0 for the gated cells).
+
+    g_prev : (m, S); delta_in, delta_hid : (m, G n); right : (n,) as in StepVJP (it does
+    not depend on the covector); extras : (m, ...) or None.
+    """
+
+    g_prev: np.ndarray
+    delta_in: np.ndarray
+    delta_hid: np.ndarray
+    right: np.ndarray
+    extras: np.ndarray | None
+    log10_scale: float
+
+
+# rows_step(t, G) -> the VJPs of step t for the rows of G : (m, S), or None when the step's
+# Jacobian is exactly zero (engine.influence reads J_t and B_t from G = I in one call)
+RowsStep = Callable[[int, np.ndarray], RowsVJP | None]
+
+
+@dataclass(frozen=True)
 class BackwardSteps:
     """The per-step results of a backward pass, row t - 1 for step t (see StepVJP).
 
@@ -162,6 +185,9 @@ class Cell(Protocol):
 
     def backward(self, params: Any, trace: Any) -> BackwardStep:
         """The VJP of one step, step(t, g, scale), in the log domain (see StepVJP)."""
+
+    def backward_rows(self, params: Any, trace: Any) -> RowsStep:
+        """The VJP of one step for many covectors at once, rows_step(t, G) (see RowsVJP)."""
 
     def parameter_gradients(
         self, params: Any, trace: Any, inputs: np.ndarray, steps: BackwardSteps

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..products import View
-from .base import BackwardStep, BackwardSteps, Options, draw_weights
+from .base import BackwardStep, BackwardSteps, Options, RowsStep, RowsVJP, draw_weights
 from .gated import SIGMOID as _SIG
 from .gated import TANH as _TANH
 from .gated import gated_parameter_gradients, scaled_step
@@ -206,6 +206,34 @@ def gru_backward_step(p: GRUParams, tr: GRUTrace, t: int, g: np.ndarray):
     return g_prev, delta, delta, r * hp
 
 
+def gru_backward_rows(p: GRUParams, tr: GRUTrace) -> RowsStep:
+    """gru_backward_step for the rows of G : (m, n) at once (scale 0)."""
+    n, w = p.hidden_size, p.weight_hh
+
+    def rows_step(t: int, g: np.ndarray) -> RowsVJP:
+        k = t - 1
+        hp = tr.h[k]
+        r, z, nn = _SIG.forward(tr.a_r[k]), _SIG.forward(tr.a_z[k]), np.tanh(tr.a_n[k])
+        dz = _SIG.derivative(tr.a_z[k])
+        if p.form == "pytorch":
+            da_n = g * ((1.0 - z) * (1.0 - nn**2))
+            d_z = g * ((hp - nn) * dz)
+            d_r = da_n * (tr.m[k] * _SIG.derivative(tr.a_r[k]))
+            d_m = da_n * r
+            delta_in = np.concatenate([d_r, d_z, da_n], axis=1)
+            delta_hid = np.concatenate([d_r, d_z, d_m], axis=1)
+            return RowsVJP(g * z + delta_hid @ w, delta_in, delta_hid, hp, None, 0.0)
+        da_n = g * (z * (1.0 - nn**2))
+        d_z = g * ((nn - hp) * dz)
+        d_rh = da_n @ w[2 * n :]
+        d_r = d_rh * (hp * _SIG.derivative(tr.a_r[k]))
+        delta = np.concatenate([d_r, d_z, da_n], axis=1)
+        g_prev = g * (1.0 - z) + d_r @ w[:n] + d_z @ w[n : 2 * n] + d_rh * r
+        return RowsVJP(g_prev, delta, delta, r * hp, None, 0.0)
+
+    return rows_step
+
+
 class GRUCell:
     """The GRU behind the Cell protocol (engine.cells.base), in either form."""
 
@@ -260,6 +288,9 @@ class GRUCell:
 
     def backward(self, params: GRUParams, trace: GRUTrace) -> BackwardStep:
         return scaled_step(lambda t, g: (*gru_backward_step(params, trace, t, g), None))
+
+    def backward_rows(self, params: GRUParams, trace: GRUTrace) -> RowsStep:
+        return gru_backward_rows(params, trace)
 
     def parameter_gradients(self, params: GRUParams, trace, inputs, steps: BackwardSteps):
         return gated_parameter_gradients(trace.h, inputs, steps)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..products import View
-from .base import BackwardStep, BackwardSteps, Options, draw_weights
+from .base import BackwardStep, BackwardSteps, Options, RowsStep, RowsVJP, draw_weights
 from .gated import SIGMOID as _SIG
 from .gated import TANH as _TANH
 from .gated import gated_parameter_gradients, scaled_step
@@ -243,6 +243,30 @@ def lstm_backward_step(p: LSTMParams, tr: LSTMTrace, t: int, g: np.ndarray):
     return g_prev, delta, extras
 
 
+def lstm_backward_rows(p: LSTMParams, tr: LSTMTrace) -> RowsStep:
+    """lstm_backward_step for the rows of G : (m, 2n) at once (scale 0: no factor to pull
+    out, the gates' slopes are at most 1)."""
+
+    def rows_step(t: int, g: np.ndarray) -> RowsVJP:
+        n, ds, i, f, gg, o, c_prev, tanh_c, peep, _ = _step_parts(p, tr, t)
+        g_h, g_c = g[:, :n], g[:, n:]
+        d_o = g_h * (tanh_c * ds["o"])
+        d_c = g_c + g_h * (o * (1.0 - tanh_c**2)) + d_o * peep[2]
+        d_i = d_c * (gg * ds["i"])
+        d_f = d_c * (c_prev * ds["f"])
+        d_g = d_c * (i * _TANH.derivative(tr.pre[t - 1][2 * n : 3 * n]))
+        delta = np.concatenate([d_i, d_f, d_g, d_o], axis=1)
+        g_prev = np.concatenate(
+            [delta @ p.weight_hh, d_c * f + d_i * peep[0] + d_f * peep[1]], axis=1
+        )
+        extras = None
+        if p.peephole is not None:
+            extras = np.stack([d_i * c_prev, d_f * c_prev, d_o * tr.c[t]], axis=1)
+        return RowsVJP(g_prev, delta, delta, tr.h[t - 1], extras, 0.0)
+
+    return rows_step
+
+
 class LSTMCell:
     """The LSTM behind the Cell protocol (engine.cells.base); the state is (h, c)."""
 
@@ -301,6 +325,9 @@ class LSTMCell:
             return g_prev, delta, delta, trace.h[t - 1], extras
 
         return scaled_step(unit_step)
+
+    def backward_rows(self, params: LSTMParams, trace: LSTMTrace) -> RowsStep:
+        return lstm_backward_rows(params, trace)
 
     def parameter_gradients(self, params: LSTMParams, trace, inputs, steps: BackwardSteps):
         """Grads include ``peephole`` for a peephole LSTM."""

@@ -24,7 +24,16 @@ from ..products import (
     diagonal_norm_profile,
     product_norm_profile,
 )
-from .base import BackwardStep, BackwardSteps, Options, Profiles, StepVJP, draw_weights
+from .base import (
+    BackwardStep,
+    BackwardSteps,
+    Options,
+    Profiles,
+    RowsStep,
+    RowsVJP,
+    StepVJP,
+    draw_weights,
+)
 
 _LN10 = float(np.log(10.0))
 _RESCALE_ABOVE = 1e100
@@ -212,6 +221,22 @@ def rnn_backward(params: RNNParams, trace: RNNTrace) -> BackwardStep:
     return step
 
 
+def rnn_backward_rows(params: RNNParams, trace: RNNTrace) -> RowsStep:
+    """rnn_backward for the rows of G at once: delta = G diag(weights_t), g_prev = delta W_hh,
+    at the step's largest slope 10**top_t."""
+    weights, tops = slope_weights(trace.log_dphi)
+    top_log10 = tops.tolist()
+    w_hh, states = params.weight_hh, trace.states
+
+    def rows_step(t: int, g: np.ndarray) -> RowsVJP | None:
+        if top_log10[t - 1] == -math.inf:
+            return None
+        d = g * weights[t - 1]
+        return RowsVJP(d @ w_hh, d, d, states[t - 1], None, top_log10[t - 1])
+
+    return rows_step
+
+
 def rnn_parameter_gradients(
     trace: RNNTrace, inputs: np.ndarray, steps: BackwardSteps
 ) -> tuple[ScaledTensors, np.ndarray, StepTerms]:
@@ -294,6 +319,9 @@ class RNNCell:
 
     def backward(self, params: RNNParams, trace: RNNTrace) -> BackwardStep:
         return rnn_backward(params, trace)
+
+    def backward_rows(self, params: RNNParams, trace: RNNTrace) -> RowsStep:
+        return rnn_backward_rows(params, trace)
 
     def parameter_gradients(self, params, trace: RNNTrace, inputs, steps: BackwardSteps):
         return rnn_parameter_gradients(trace, inputs, steps)

@@ -108,6 +108,7 @@ def check_cell_derivatives(cell, options, prob, trace, rng):
             return np.zeros(size) if out is None else out.g_prev * 10.0**out.log10_scale
 
         check_vjp(f, z[t - 1], vjp, rng)
+        _check_rows_step(cell.backward_rows(params, trace), step, t, f, z[t - 1], rng)
         # input view of a random product P: [P B_t]_h, B_t = dz_t/dx_t
         p = rng.standard_normal((size, size))
         m, s = views["input"].matrix(p, l)
@@ -132,6 +133,34 @@ def check_cell_derivatives(cell, options, prob, trace, rng):
 
             check_vjp(f_block, z[t - 1][cols], lambda u, m=m, s=s: (m * 10.0**s).T @ u, rng)
         _check_step_parameter_gradients(cell, options, params, x[t - 1], z[t - 1], rng)
+
+
+def _check_rows_step(rows_step, step, t, f, z, rng):
+    """The batched VJP of step t: every row of a block of covectors by finite differences of
+    the step (g_prev) and by the one-covector VJP (delta_in, delta_hid, right, extras)."""
+    g = rng.standard_normal((3, z.size))
+    out = rows_step(t, g)
+    if out is None:  # a step whose Jacobian is exactly zero
+        assert all(step(t, u, 0.0) is None for u in g)
+        return
+    assert out.g_prev.shape == g.shape
+    w = rng.standard_normal(z.size)  # another row: each row's VJP is its own
+
+    def second_row(u):
+        pair = rows_step(t, np.stack([w, u]))
+        return pair.g_prev[1] * 10.0**pair.log10_scale
+
+    check_vjp(f, z, second_row, rng)
+    for i, u in enumerate(g):
+        one = step(t, u, 0.0)
+        factor = 10.0 ** (out.log10_scale - one.log10_scale)
+        for name in ("g_prev", "delta_in", "delta_hid"):
+            np.testing.assert_allclose(
+                getattr(out, name)[i] * factor, getattr(one, name), rtol=1e-12, atol=1e-14
+            )
+        np.testing.assert_array_equal(out.right, one.right)
+        if one.extras is not None:
+            np.testing.assert_allclose(out.extras[i] * factor, one.extras, rtol=1e-12, atol=1e-14)
 
 
 def _check_step_parameter_gradients(cell, options, params, x, z, rng):

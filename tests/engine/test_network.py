@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bpttlab.engine import influence
 from bpttlab.engine.bptt import bptt
 from bpttlab.engine.cells import cell_options, get_cell
 from bpttlab.engine.influence import influence_by_vectors, influence_map
@@ -42,11 +43,12 @@ def _config(cell, layers=2, bidirectional=False, skip="none", loss="every", **kw
     )
 
 
-def reference_outputs(config, weights, inputs, bump=None):
+def reference_outputs(config, weights, inputs, bump=None, step_hh=None):
     """The top layer's output y^(L-1) : (T, D n), computed step by step; ``bump`` = (layer,
     direction, t, e) adds e to h_t^(layer, direction) (t = 1..T the sequence position) where
     it is computed, so the perturbed state feeds both the cell's next step and the layer
-    above."""
+    above; ``step_hh`` = {(layer, direction, t): W} uses W as that cell's weight_hh at
+    position t only."""
     cell = get_cell(config.cell)
     options = cell_options(cell, config)
     n, t_len = config.hidden_size, config.seq_len
@@ -60,7 +62,10 @@ def reference_outputs(config, weights, inputs, bump=None):
             positions = range(t_len) if d == 0 else range(t_len - 1, -1, -1)
             for pos in positions:
                 c0 = state[n:] if cell.state_factor == 2 else None
-                tr = cell.forward(params, x[pos : pos + 1], state[:n], c0, options)
+                p = params
+                if step_hh is not None and (k, d, pos + 1) in step_hh:
+                    p = replace(params, weight_hh=step_hh[(k, d, pos + 1)])
+                tr = cell.forward(p, x[pos : pos + 1], state[:n], c0, options)
                 state = cell.state_vectors(tr)[1].copy()
                 if bump is not None and bump[:3] == (k, d, pos + 1):
                     state[:n] += bump[3]
@@ -73,14 +78,17 @@ def reference_outputs(config, weights, inputs, bump=None):
     return x
 
 
-def reference_loss(config, weights, inputs, targets, bump=None):
-    """L of the network from reference_outputs, the softmax cross-entropy written out."""
+def reference_loss(config, weights, inputs, targets, bump=None, step_hh=None, only=None):
+    """L of the network from reference_outputs, the softmax cross-entropy written out;
+    ``only`` = t (1..T) keeps the loss at step t alone, L_t."""
     t_len = config.seq_len
-    x = reference_outputs(config, weights, inputs, bump)
+    x = reference_outputs(config, weights, inputs, bump, step_hh)
     logits = x @ weights["output.weight"].T + weights["output.bias"]
     steps = range(t_len) if config.loss == "every" else [t_len - 1]
     total = 0.0
     for j, t in enumerate(steps):
+        if only is not None and t != only - 1:
+            continue
         z = logits[t] - logits[t].max()
         total -= z[targets[j]] - np.log(np.sum(np.exp(z)))
     return total
@@ -393,10 +401,18 @@ def test_a_forward_pass_beyond_float64_is_refused_naming_the_step():
         network(config)
 
 
+@pytest.mark.parametrize("chunk_sources", [None, 2])
 @pytest.mark.parametrize(("cell", "layers", "bidi", "skip"), INFLUENCE_CASES)
-def test_influence_by_blocks_equals_influence_by_vectors(cell, layers, bidi, skip):
-    """The map by (S, n) blocks of covectors equals the map by one covector at a time."""
+def test_influence_by_blocks_equals_influence_by_vectors(
+    cell, layers, bidi, skip, chunk_sources, monkeypatch
+):
+    """The map by blocks of tangents equals the map by one covector at a time, with all the
+    sources in one block and in blocks of two (the memory bound of long sequences)."""
     config = _config(cell, layers, bidi, skip, seq_len=5)
+    if chunk_sources is not None:
+        width = max(config.output_size, config.input_size)  # as influence_map sizes a chunk
+        per_source = 8 * config.seq_len * width * config.input_size
+        monkeypatch.setattr(influence, "CHUNK_BYTES", chunk_sources * per_source)
     prob = draw_network_problem(config)
     trace = network(config, prob).trace
     slow = influence_by_vectors(config, prob.weights, trace)

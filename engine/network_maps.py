@@ -1,5 +1,6 @@
 """Everything /network shows of one network, in one result: the forward and backward passes
-(engine.network), the influence map per direction (engine.influence), the union of the two
+(engine.network), the influence map per direction (engine.influence), the double sum's terms
+(engine.terms), the union of the two
 directions' maps for the concatenated output, and the summary numbers the captions state.
 
 The union. In a bidirectional network the output y_t = [y_t^fwd; y_t^bwd] stacks the two
@@ -21,6 +22,7 @@ import numpy as np
 
 from .influence import influence_map
 from .network import DIRECTION_NAMES, NetworkConfig, NetworkProblem, NetworkResult, network
+from .terms import terms_map
 
 UNION_SLACK = 0.5 * float(np.log10(2.0))  # the union's largest excess over the spectral norm
 
@@ -66,12 +68,13 @@ class DirectionSummary:
 class NetworkMaps:
     """result : NetworkResult; influence : {direction: (T, T)} log10 ||dy_t^d/dx_k||_2;
     union : (T, T) (see the module) or None for one direction; terms : {direction: (T, T)}
-    or None; directions : {direction: DirectionSummary}."""
+    log10 ||term(t, k)||_F of the first layer's dL/dW_hh (engine.terms);
+    directions : {direction: DirectionSummary}."""
 
     result: NetworkResult
     influence: dict[str, np.ndarray]
     union: np.ndarray | None
-    terms: dict[str, np.ndarray] | None
+    terms: dict[str, np.ndarray]
     directions: dict[str, DirectionSummary]
 
     @property
@@ -114,4 +117,6 @@ def network_maps(config: NetworkConfig, problem: NetworkProblem | None = None) -
     if config.bidirectional:
         union = union_map(*(influence[name] for name in DIRECTION_NAMES))
     directions = summarize(config, result.gradient.layer_time, influence)
-    return NetworkMaps(result, influence, union, None, directions)
+    p = result.problem
+    terms = terms_map(config, p.weights, result.trace, p.targets)
+    return NetworkMaps(result, influence, union, terms, directions)

@@ -141,33 +141,34 @@ def _(q: EigenQuery) -> Cost:
     )
 
 
-# /network's per-operation costs in the units above, measured (benchmarks/network_cost.py):
-# a (layer, direction, step) of the passes, one one-step VJP of the influence map's step
-# Jacobians, and one small spectral norm of a map entry
-NET_STEP = 28 * STEP
-NET_VJP = 3 * STEP
-NET_NORM = STEP
+# /network's costs in the units above, fitted to measured times (benchmarks/network_cost.py):
+# a (layer, direction, step) of the passes and of the maps' per-step work, and one of the
+# D T^2 small norms of the maps' entries
+NET_STEP = 22 * STEP
+NET_NORM = 4 * GRID_POINT
 
 
 @estimate.register
 def _(q: NetworkQuery) -> Cost:
-    """The passes (L D T steps), the influence map's step Jacobians (S VJPs per step, S the
-    state size: 2n for the LSTM), its tangent sweep ((S, S + D n) by (., T d) per step) and
-    its D T^2 spectral norms: the maps grow with T^2 and with the total state L D S."""
-    g = get_cell(q.cell).state_factor
-    d_count = 2 if q.bidirectional else 1
-    ld, t, n, d = q.num_layers * d_count, q.seq_len, q.hidden_size, q.input_size
+    """L D T steps; the influence map's tangent sweep, one (S, S + D n) by (., T d) product per
+    step of every (layer, direction), S the state size (2n for the LSTM); the terms map's T
+    covectors through every step's gates (T by S by G n, G gate blocks); and the D T^2 norms:
+    the maps grow with T^2 and with the total state L D S."""
+    cell = get_cell(q.cell)
+    g, rows = cell.state_factor, cell.gate_rows
+    dirs = 2 if q.bidirectional else 1
+    ld, t, n, d = q.num_layers * dirs, q.seq_len, q.hidden_size, q.input_size
     s = g * n
-    value = ld * t * (NET_STEP + s * NET_VJP) + ld * t**2 * s * (s + d_count * n) * d
-    value += d_count * t**2 * NET_NORM
+    value = ld * t * NET_STEP + ld * t**2 * s * ((s + dirs * n) * d + rows * n)
+    value += dirs * t**2 * NET_NORM
     size = f"{g}*hidden_size" if g > 1 else "hidden_size"
-    layers = "num_layers*directions"
     return Cost(
         float(value),
-        f"{layers}*seq_len*(NET_STEP + {size}*NET_VJP) + {layers}*seq_len^2*{size}*"
-        f"({size} + directions*hidden_size)*input_size + directions*seq_len^2*NET_NORM",
-        f"{ld}*{t}*({NET_STEP} + {s}*{NET_VJP}) + {ld}*{t}^2*{s}*({s} + {d_count}*{n})*{d}"
-        f" + {d_count}*{t}^2*{NET_NORM}",
+        f"num_layers*directions*seq_len*NET_STEP + num_layers*directions*seq_len^2*{size}*"
+        f"(({size} + directions*hidden_size)*input_size + {rows}*hidden_size) + "
+        "directions*seq_len^2*NET_NORM",
+        f"{ld}*{t}*{NET_STEP} + {ld}*{t}^2*{s}*(({s} + {dirs}*{n})*{d} + {rows}*{n}) + "
+        f"{dirs}*{t}^2*{NET_NORM}",
         ("seq_len", "hidden_size", "num_layers", "input_size"),
     )
 

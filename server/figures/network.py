@@ -305,16 +305,21 @@ def terms_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
         rows = int(np.sum(np.any(np.isfinite(z), axis=1)))
         last = z[-1]
         live = np.isfinite(last)
-        part = f"{n}: {rows} of the {t_len} loss steps have nonzero terms"
+        part = f"{n}: {rows} of the {t_len} loss steps have a nonzero term"
         if np.any(live):
             top = int(np.argmax(np.where(live, last, -np.inf))) + 1
             part += (
                 f"; in the last step's row (outlined) the largest term comes from "
                 f"{_word_k(top, words)} ({power(float(last[top - 1]))})"
             )
+        else:
+            part += "; the last step's row (outlined) is exactly zero"
         parts.append(part)
     loss = "every step" if c.loss == "every" else "the last step only"
     sentence = f"Loss at {loss}; " + "; ".join(parts) + "."
+    sentence += (
+        " A term at the step a direction reads first is zero: it multiplies the zero initial state."
+    )
     return figure("Terms of the double sum", sentence, data, made)
 
 

@@ -32,7 +32,7 @@ from .base import QueryModel, bounded, choice, cross_field_error
 from .gradient_flow import INCLUDES, Scale, Seed
 
 MAX_NET_HIDDEN = 64
-MAX_NET_INPUT = 16
+MAX_NET_INPUT = 8
 MAX_NET_SEQ_LEN = 200
 MAX_VOCAB = 64
 # the time axis may be labelled with the lecture's sentence (one word per step)

@@ -367,4 +367,4 @@ def test_the_estimate_grows_with_t_squared_and_the_total_state(client):
     assert cost(seq_len=200, hidden_size=64) > 3.5 * base  # the maps' T^2
     assert cost(seq_len=100, hidden_size=64, num_layers=4) > 1.9 * base
     assert cost(seq_len=100, hidden_size=64, bidirectional="true") > 1.9 * base
-    assert cost(seq_len=100, hidden_size=32) < base / 3
+    assert cost(seq_len=100, hidden_size=32) < base / 2

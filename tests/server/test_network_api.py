@@ -64,8 +64,10 @@ def cell_step(cell, w, x, h, c):
     return (1 - z) * cand + z * h, c
 
 
-def reference_outputs(config, weights, inputs):
-    """The top layer's output (T, D n) from the served state_dict."""
+def reference_outputs(config, weights, inputs, bump=None):
+    """The top layer's output (T, D n) from the served state_dict; ``bump`` = (layer,
+    direction, t, e) adds e to h_t of that layer and direction (t 0-based) where it is
+    computed, so it feeds the next step and the layer above."""
     cell, n, layers = config["cell"], config["hidden_size"], config["num_layers"]
     dirs = 2 if config["bidirectional"] else 1
     x = np.array(inputs)
@@ -81,6 +83,8 @@ def reference_outputs(config, weights, inputs):
             h, c, out = np.zeros(n), np.zeros(n), np.zeros((t_len, n))
             for t in range(t_len) if d == 0 else range(t_len - 1, -1, -1):
                 h, c = cell_step(cell, w, x[t], h, c)
+                if bump is not None and bump[:3] == (k, d, t):
+                    h = h + bump[3]
                 out[t] = h
             halves.append(out)
         y = np.hstack(halves)
@@ -90,9 +94,9 @@ def reference_outputs(config, weights, inputs):
     return x
 
 
-def reference_loss(config, served):
+def reference_loss(config, served, bump=None):
     w = served["weights"]
-    y = reference_outputs(config, w["rnn"], w["inputs"])
+    y = reference_outputs(config, w["rnn"], w["inputs"], bump)
     logits = y @ np.array(w["output"]["weight"]).T + np.array(w["output"]["bias"])
     steps = range(config["seq_len"]) if config["loss"] == "every" else [config["seq_len"] - 1]
     total = 0.0

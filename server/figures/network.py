@@ -244,7 +244,7 @@ def union_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     union = m.union
     hover = f"t = %{{y}}, k = %{{x}}: {LOG10} union = %{{z:.2f}}"
     data, made = _heatmaps(
-        "Union of the two directions, the concatenated output",
+        "Union of the two directions",
         [("union", union)],
         x,
         y,
@@ -290,7 +290,7 @@ def terms_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
         for i in range(len(maps))
     ]
     data, made = _heatmaps(
-        f"Terms of dL/d{sub('W', 'hh')} (layer 1) by loss step and source step",
+        f"Terms of dL/d{sub('W', 'hh')}, layer 1",
         maps,
         x,
         y,

@@ -72,8 +72,11 @@ def _heatmaps(
             "zeroline": False,
             "automargin": True,
         }
+        # the panels share their rows: only the first one labels them
+        shared = {} if i == 0 else {"showticklabels": False, "title": {"text": ""}}
         axes[f"yaxis{suffix}"] = {
             **y,
+            **shared,
             "anchor": f"x{suffix}",
             "showgrid": False,
             "zeroline": False,
@@ -101,7 +104,7 @@ def _heatmaps(
         shapes=shapes or [],
         coloraxis={
             "colorscale": "Viridis",
-            "colorbar": {"title": {"text": colorbar}, "thickness": 12},
+            "colorbar": {"title": {"text": colorbar, "side": "right"}, "thickness": 12},
         },
         showlegend=False,
         height=height,
@@ -141,12 +144,12 @@ def layer_time_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     parts = []
     for n in names:
         s = m.directions[n]
-        who = f"{DIRECTION_WORDS[n]} direction" if len(names) > 1 else "the network"
+        who = f"the {DIRECTION_WORDS[n]} direction" if len(names) > 1 else "the network"
         if s.top_mean is None or s.bottom_mean is None:
-            parts.append(f"in the {who}, dL/dh_t is exactly zero at every step of a layer")
+            parts.append(f"in {who}, dL/dh_t is exactly zero at every step of a layer")
         elif c.num_layers == 1:
             parts.append(
-                f"in the {who}, ||dL/dh_t|| has a geometric mean of {power(s.top_mean)} "
+                f"in {who}, ||dL/dh_t|| has a geometric mean of {power(s.top_mean)} "
                 f"over the {c.seq_len} steps"
             )
         else:
@@ -159,7 +162,7 @@ def layer_time_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
                 else "the same at the bottom"
             )
             parts.append(
-                f"in the {who}, the geometric mean of ||dL/dh_t|| over t is "
+                f"in {who}, the geometric mean of ||dL/dh_t|| over t is "
                 f"{power(s.top_mean)} at the top layer ({c.num_layers}) and "
                 f"{power(s.bottom_mean)} at layer 1: {how}"
             )
@@ -168,20 +171,21 @@ def layer_time_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     return figure("Gradient norm by layer and step", sentence, data, made)
 
 
-def _ahead_words(name: str, s, layers: int) -> str:
+def _ahead_words(name: str, s, one_way: bool) -> str:
     later = "after t" if name == "forward" else "before t"
     side = "right of" if name == "forward" else "left of"
+    who = "the network's output" if one_way else f"the {name} half's output"
     if s.ahead_total == 0:
-        return f"the {name} half: one step, nothing {later}"
+        return f"{who}: one step, nothing {later}"
     if s.ahead_nonzero == 0:
         return (
-            f"the {name} half's output at t depends on no input {later}: every entry {side} "
-            "the diagonal is exactly zero (blank)"
+            f"{who} at t depends on no input {later}: every entry {side} the diagonal is "
+            "exactly zero (blank)"
         )
     return (
-        f"the {name} half's output at t depends on inputs {later} too, through the other "
-        f"half of the layers below ({s.ahead_nonzero} of the {s.ahead_total} entries {side} "
-        "the diagonal are nonzero)"
+        f"{who} at t depends on inputs {later} too, through the other half of the layers "
+        f"below ({s.ahead_nonzero} of the {s.ahead_total} entries {side} the diagonal are "
+        "nonzero)"
     )
 
 
@@ -190,8 +194,8 @@ def influence_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     c = m.config
     names = list(m.influence)
     maps = [(ARROWS[n] if len(names) > 1 else "forward", m.influence[n]) for n in names]
-    x = {"title": {"text": "input step k"}, **_steps(c.seq_len, words)}
-    y = {"title": {"text": "output step t"}, **_steps(c.seq_len, words)}
+    x = {"title": {"text": "input k"}, **_steps(c.seq_len, words)}
+    y = {"title": {"text": "output t"}, **_steps(c.seq_len, words)}
     what = f"{NORM}d{sub('y', 't')}/d{sub('x', 'k')}{NORM}"
     hover = f"t = %{{y}}, k = %{{x}}: {LOG10} {what} = %{{z:.2f}}"
     data, made = _heatmaps(
@@ -203,7 +207,7 @@ def influence_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
         f"{LOG10} {NORM}dy/dx{NORM}",
         height=420,
     )
-    parts = [_ahead_words(n, m.directions[n], c.num_layers) for n in names]
+    parts = [_ahead_words(n, m.directions[n], len(names) == 1) for n in names]
     sentence = "; ".join(p[0].upper() + p[1:] for p in parts[:1]) + "".join(
         f"; {p}" for p in parts[1:]
     )
@@ -213,7 +217,8 @@ def influence_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     if t_len >= 2:
         t, k = t_len - 1, t_len
         sentence += (
-            f" At {_word(t, words)} the forward half's ||dy_t/dx_k|| for {_word_k(k, words)} "
+            f" At {_word(t, words)} the {'forward half' if len(names) > 1 else 'output'}'s "
+            f"||dy_t/dx_k|| for {_word_k(k, words)} "
             f"is {_amount(fwd[t - 1, k - 1])}"
         )
         if "backward" in m.influence:
@@ -223,7 +228,8 @@ def influence_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     s = m.directions["forward"]
     if s.reach is not None and t_len >= 2:
         sentence += (
-            f" From the last step, the forward half's ||dy_T/dx_1|| is {abs(s.reach):.2g} "
+            f" From the last step, the {'forward half' if len(names) > 1 else 'output'}'s "
+            f"||dy_T/dx_1|| is {abs(s.reach):.2g} "
             f"decades {'below' if s.reach <= 0 else 'above'} ||dy_T/dx_T||."
         )
     if words is None and t_len > 1:
@@ -239,8 +245,8 @@ def _amount(log10_value: float) -> str:
 def union_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     """(3) the union of the two directions' influence, for the concatenated output."""
     c = m.config
-    x = {"title": {"text": "input step k"}, **_steps(c.seq_len, words)}
-    y = {"title": {"text": "output step t"}, **_steps(c.seq_len, words)}
+    x = {"title": {"text": "input k"}, **_steps(c.seq_len, words)}
+    y = {"title": {"text": "output t"}, **_steps(c.seq_len, words)}
     union = m.union
     hover = f"t = %{{y}}, k = %{{x}}: {LOG10} union = %{{z:.2f}}"
     data, made = _heatmaps(
@@ -273,7 +279,7 @@ def terms_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     c, t_len = m.config, m.config.seq_len
     names = list(m.terms)
     maps = [(ARROWS[n] if len(names) > 1 else "forward", m.terms[n]) for n in names]
-    x = {"title": {"text": "source step k"}, **_steps(t_len, words)}
+    x = {"title": {"text": "source k"}, **_steps(t_len, words)}
     y = {"title": {"text": "loss step t"}, **_steps(t_len, words)}
     hover = f"t = %{{y}}, k = %{{x}}: {LOG10} {NORM}term{NORM} = %{{z:.2f}}"
     shapes = [

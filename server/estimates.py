@@ -25,10 +25,10 @@ RATE = {  # seconds per cost unit
     "CompareQuery": 0.08e-9,
     "EigenQuery": 0.085e-9,
     "CliffQuery": 0.12e-9,
-    # /network (its own cost model, limits.py), measured with benchmarks/network_cost.py on
-    # the same machine at load average 5 (the five engineers' 2 cores): 0.22 to 0.5 ns per
-    # unit over 14 sizes, median 0.34; the machine's own factor corrects it as it runs
-    "NetworkQuery": 0.3e-9,
+    # /network (its own cost model, limits.py), measured with benchmarks/network_cost.py:
+    # 0.097 to 0.196 ns per unit over 14 sizes, median 0.135, at load average 1 (0.22 to
+    # 0.5 at load average 5, the machine shared)
+    "NetworkQuery": 0.135e-9,
 }
 DEFAULT_RATE = 0.1e-9
 OVERHEAD = 0.01  # seconds: validation, figures, JSON, gzip of a small answer

@@ -7,8 +7,22 @@ from __future__ import annotations
 from ..engine import cliff
 from . import figures, serialize
 from .cells import CELL_NAMES, EQUATIONS, cells_of
-from .compute import run_cliff, run_compare, run_depth, run_eigen, run_gradient_flow
-from .schemas import CliffQuery, CompareQuery, DepthQuery, EigenQuery, GradientFlowQuery
+from .compute import (
+    run_cliff,
+    run_compare,
+    run_depth,
+    run_eigen,
+    run_gradient_flow,
+    run_network,
+)
+from .schemas import (
+    CliffQuery,
+    CompareQuery,
+    DepthQuery,
+    EigenQuery,
+    GradientFlowQuery,
+    NetworkQuery,
+)
 from .views import ApiDocs, Group, Registry, View
 
 
@@ -35,7 +49,7 @@ def _extras(q) -> list[str]:
 def _cell(q, cell: str) -> list[str]:
     """How a label names the cell and its own settings."""
     if cell == "lstm":
-        name = "LSTM with peepholes" if q.peephole else "LSTM"
+        name = "LSTM with peepholes" if getattr(q, "peephole", False) else "LSTM"
         return [name, f"forget bias {_n(q.forget_bias)}"]
     if cell == "gru":
         name = "GRU" if q.gru_form == "pytorch" else f"GRU ({q.gru_form} form)"
@@ -492,4 +506,137 @@ DEPTH = View(
     context={"presets": DEPTH_PRESETS},
 )
 
-VIEWS = Registry([EXPLORE, COMPARE, CLIFF, EIGEN, DEPTH])
+
+# -- networks through time ----------------------------------------------------------------------
+
+NETWORK_GROUPS = (
+    Group(
+        "Network",
+        (
+            ("cell", ()),
+            ("num_layers", ()),
+            ("bidirectional", ()),
+            ("skip", ()),
+            ("hidden_size", ()),
+            ("seq_len", ()),
+        ),
+    ),
+    Group(
+        "Cell",
+        _controls("nonlinearity", "forget_bias", "update_bias", "gru_form"),
+    ),
+    Group(
+        "Loss and weights", (("loss", ()), ("vocab_size", ()), *_controls("init", "scale", "seed"))
+    ),
+    Group(
+        "More controls: inputs, time-axis labels",
+        _controls("input_size", "input", "input_scale", "labels"),
+        more=True,
+    ),
+)
+
+
+def network_label(q) -> str:
+    """'2-layer LSTM, n = 16, T = 20, loss at every step, forget bias 0, gaussian init, ...'"""
+    parts = [
+        f"{q.num_layers}-layer "
+        + ("bidirectional " if q.bidirectional else "")
+        + ", ".join(_cell(q, q.cell)),
+        f"n = {q.hidden_size}",
+        f"T = {q.seq_len}",
+    ]
+    if q.skip == "residual":
+        parts.append("residual skips")
+    parts += [
+        "loss at every step" if q.loss == "every" else "loss at the last step",
+        f"V = {q.vocab_size}",
+        f"{q.init} init",
+        f"scale {_n(q.scale)}",
+        f"seed {q.seed}",
+    ]
+    fields = type(q).model_fields
+    if q.input_size != fields["input_size"].default:
+        parts.append(f"input size {q.input_size}")
+    if q.input != fields["input"].default:
+        parts.append(f"{q.input} inputs")
+    elif q.input_scale != fields["input_scale"].default:
+        parts.append(f"input scale {_n(q.input_scale)}")
+    return ", ".join(parts)
+
+
+# the lecture's "2 to 4 layers is best; skip connections are needed to train deeper RNNs"
+# (one layer has no skip: residuals join layer k >= 2 to its input)
+LAYER_PRESETS = (
+    ("1 layer", "/network?num_layers=1"),
+    ("2 layers", "/network"),
+    ("4 layers", "/network?num_layers=4"),
+    ("8 layers", "/network?num_layers=8"),
+    ("2 layers, residual", "/network?skip=residual"),
+    ("4 layers, residual", "/network?num_layers=4&skip=residual"),
+    ("8 layers, residual", "/network?num_layers=8&skip=residual"),
+)
+# "the movie was terribly exciting": at "terribly" the forward half has not read "exciting"
+MOVIE_PRESET = "/network?num_layers=1&bidirectional=true&seq_len=5&labels=movie"
+MOVIE_STACKED = "/network?bidirectional=true&seq_len=5&labels=movie"
+
+NETWORK = View(
+    name="network",
+    title="Networks through time: layers, directions, influence",
+    template="network.html",
+    query=NetworkQuery,
+    api="/api/v1/network",
+    compute=run_network,
+    draw=lambda r: {"figures": figures.network_figures(r)},
+    payload=lambda r, q: serialize.network_payload(r.maps, q.includes),
+    docs=ApiDocs(
+        tag="network",
+        summary="Stacked and bidirectional RNNs: gradient norms by layer and step, influence maps",
+        description=(
+            "Draws a torch.nn.RNN/LSTM/GRU-equivalent network (num_layers, bidirectional, "
+            "optional residual skips from layer 2 on), an output layer (V = vocab_size) and "
+            "targets from `seed`, runs it from zero states with softmax cross-entropy at every "
+            "step (`loss=every`, L = sum_t L_t) or at the last one, and returns: `layer_time` "
+            "{direction: num_layers x T} log10 ||dL/dh_t|| of every layer and step (row 0 is "
+            "layer 1); `influence` {direction: T x T} log10 ||dy_t/dx_k||_2 (spectral norm; "
+            "rows t, columns k; y_t the top layer's output half of that direction); "
+            "`influence_union` (bidirectional only) log10 sqrt(||J_fwd||_2^2 + ||J_bwd||_2^2), "
+            "which is at least the spectral norm of the stacked Jacobian and at most "
+            "log10 sqrt(2) = 0.15 decades above it; `terms` {direction: T x T} log10 of the "
+            "Frobenius norm of the (t, k) term of the first layer's dL/dW_hh (null until the "
+            "engine provides it); `loss` (natural log units); `gradient` (log10 norm of "
+            "dL/d every parameter under PyTorch's names, and of all of them together); and "
+            "`summary` per direction: the geometric means over t of ||dL/dh_t|| at the top and "
+            "bottom layers and their difference in decades (`layer_drop`), how many entries the "
+            "direction has not read yet are nonzero (`ahead_nonzero` of `ahead_total`), and "
+            "`reach` (log10 ||dy_T/dx_1|| - log10 ||dy_T/dx_T|| forward, mirrored backward); "
+            "`torch_module`, the torch.nn constructor of the network (null for the sigmoid and "
+            "identity RNNs and the lecture-form GRU, which torch.nn does not have). "
+            "`include=weights` adds `weights`: `rnn` (the torch module's exact state_dict), "
+            "`output` {weight, bias}, `inputs` (T x d), `targets`, `h0` (and `c0`) zeros; "
+            "POST it back to /api/v1/network to reproduce the numbers. Magnitudes are log10 "
+            "values; `null` means exactly 0."
+        ),
+        figures_summary="The Plotly figures of /network",
+    ),
+    groups=NETWORK_GROUPS,
+    label=network_label,
+    compact=("num_layers", "skip", "bidirectional"),
+    grid=(("num_layers", (1, 2, 4, 8)), ("skip", ("none", "residual"))),
+    values=(
+        ("seq_len", (5, 10, 20, 40)),
+        ("hidden_size", (8, 16, 32)),
+        ("scale", (0.5, 1.0, 1.5)),
+        ("forget_bias", (0.0, 1.0, 3.0)),
+        ("update_bias", (-4.0, 0.0, 4.0)),
+        ("vocab_size", (2, 8, 32)),
+        ("seed", (0, 1, 2)),
+    ),
+    context={
+        "depth_presets": LAYER_PRESETS,
+        "movie_preset": MOVIE_PRESET,
+        "movie_stacked": MOVIE_STACKED,
+        "equations": EQUATIONS,
+    },
+)
+
+VIEWS = Registry([EXPLORE, COMPARE, CLIFF, EIGEN, NETWORK, DEPTH])

@@ -41,11 +41,19 @@ from ..engine.cliff import (
 from ..engine.compare import CompareResult, compare_cells
 from ..engine.depth import DepthResult, depth_experiment
 from ..engine.eigen import EigenResult, eigen_expansion
+from ..engine.network_maps import NetworkMaps, network_maps
 from . import estimates, limits
 from .caching import ByteLRU
 from .cancel import watch_disconnect
 from .limits import Limiter
-from .schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery, QueryModel
+from .schemas import (
+    CliffQuery,
+    CompareQuery,
+    EigenQuery,
+    GradientFlowQuery,
+    NetworkQuery,
+    QueryModel,
+)
 from .schemas.depth import DepthQuery
 from .settings import Settings
 
@@ -181,3 +189,17 @@ def run_eigen(q: EigenQuery) -> EigenResult:
 
 def run_depth(q: DepthQuery) -> DepthResult:
     return computed(_key("depth", q), lambda: depth_experiment(q.to_config(), q.compare))
+
+
+@dataclass(frozen=True)
+class NetworkRun:
+    """A network's maps (cached by the engine's fields) and how the page labels its time
+    axis (``words``: one per step, or None for the step numbers)."""
+
+    maps: NetworkMaps
+    words: tuple[str, ...] | None
+
+
+def run_network(q: NetworkQuery) -> NetworkRun:
+    maps = computed(_key("network", q), lambda: network_maps(q.to_config()))
+    return NetworkRun(maps, q.words)

@@ -26,6 +26,10 @@ RATE = {  # seconds per cost unit
     "EigenQuery": 0.085e-9,
     "CliffQuery": 0.12e-9,
     "DepthQuery": 0.1e-9,  # 2026-12-05: 6.7 s plain, 17 s highway at depth 200, width 512
+    # /network (its own cost model, limits.py), measured with benchmarks/network_cost.py:
+    # 0.097 to 0.196 ns per unit over 14 sizes, median 0.135, at load average 1 (0.22 to
+    # 0.5 at load average 5, the machine shared)
+    "NetworkQuery": 0.135e-9,
 }
 DEFAULT_RATE = 0.1e-9
 OVERHEAD = 0.01  # seconds: validation, figures, JSON, gzip of a small answer

@@ -31,7 +31,14 @@ from ..engine.cells import compared_cells, get_cell
 from . import estimates
 from .cancel import ClientGone, client_gone
 from .errors import error_item, error_response
-from .schemas import CliffQuery, CompareQuery, DepthQuery, EigenQuery, GradientFlowQuery
+from .schemas import (
+    CliffQuery,
+    CompareQuery,
+    DepthQuery,
+    EigenQuery,
+    GradientFlowQuery,
+    NetworkQuery,
+)
 from .serialize import JSONResponse
 
 # A time step of the engine's loops costs a few dozen NumPy calls whatever the size: at
@@ -178,6 +185,38 @@ def _(q: DepthQuery) -> Cost:
         f"depth * ({steps} + {formula}) + {len(names)}*width^3",
         f"{q.depth} * ({len(names)}*{STEP} + {numbers}) + {len(names)}*{q.width}^3",
         ("depth", "width", "batch"),
+    )
+
+
+# /network's costs in the units above, fitted to measured times (benchmarks/network_cost.py):
+# a (layer, direction, step) of the passes and of the maps' per-step work, and one of the
+# D T^2 small norms of the maps' entries
+NET_STEP = 22 * STEP
+NET_NORM = 4 * GRID_POINT
+
+
+@estimate.register
+def _(q: NetworkQuery) -> Cost:
+    """L D T steps; the influence map's tangent sweep, one (S, S + D n) by (., T d) product per
+    step of every (layer, direction), S the state size (2n for the LSTM); the terms map's T
+    covectors through every step's gates (T by S by G n, G gate blocks); and the D T^2 norms:
+    the maps grow with T^2 and with the total state L D S."""
+    cell = get_cell(q.cell)
+    g, rows = cell.state_factor, cell.gate_rows
+    dirs = 2 if q.bidirectional else 1
+    ld, t, n, d = q.num_layers * dirs, q.seq_len, q.hidden_size, q.input_size
+    s = g * n
+    value = ld * t * NET_STEP + ld * t**2 * s * ((s + dirs * n) * d + rows * n)
+    value += dirs * t**2 * NET_NORM
+    size = f"{g}*hidden_size" if g > 1 else "hidden_size"
+    return Cost(
+        float(value),
+        f"num_layers*directions*seq_len*NET_STEP + num_layers*directions*seq_len^2*{size}*"
+        f"(({size} + directions*hidden_size)*input_size + {rows}*hidden_size) + "
+        "directions*seq_len^2*NET_NORM",
+        f"{ld}*{t}*{NET_STEP} + {ld}*{t}^2*{s}*(({s} + {dirs}*{n})*{d} + {rows}*{n}) + "
+        f"{dirs}*{t}^2*{NET_NORM}",
+        ("seq_len", "hidden_size", "num_layers", "input_size"),
     )
 
 

@@ -21,6 +21,8 @@ from ..engine.cliff import LOG10_ZERO, CliffDescent, CliffSurface, ClipGeometry,
 from ..engine.compare import CompareResult
 from ..engine.depth import DepthResult, DepthRun, state_dict
 from ..engine.eigen import EigenResult
+from ..engine.network import parameter_shapes
+from ..engine.network_maps import NetworkMaps
 from ..engine.products import NormProfile
 
 
@@ -388,4 +390,74 @@ def depth_payload(r: DepthResult, q) -> dict[str, Any]:
         body["weights"] = {name: finite_list(w) for name, w in tensors.items()}
         body["inputs"] = finite_list(r.problem.inputs)
         body["target"] = finite_list(r.problem.target)
+    return body
+
+
+def _direction_maps(maps: dict[str, np.ndarray] | None) -> dict[str, list] | None:
+    return None if maps is None else {k: finite_list(v) for k, v in maps.items()}
+
+
+def torch_module(config) -> str | None:
+    """The torch.nn module the network is, as code (None where torch.nn has none: an RNN
+    with a sigmoid or identity nonlinearity, the lecture-form GRU)."""
+    cls = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}.get(config.cell)
+    if cls is None or (config.cell == "rnn" and config.nonlinearity not in ("tanh", "relu")):
+        return None
+    if config.cell == "gru" and config.gru_form != "pytorch":
+        return None
+    extra = f", nonlinearity={config.nonlinearity!r}" if config.cell == "rnn" else ""
+    return (
+        f"torch.nn.{cls}({config.input_size}, {config.hidden_size}, "
+        f"num_layers={config.num_layers}{extra}, bidirectional={config.bidirectional}, "
+        "dtype=torch.float64)"
+    )
+
+
+def network_weights(m: NetworkMaps) -> dict[str, Any]:
+    """Every tensor of the run: ``rnn`` the state_dict of the equivalent torch module (its
+    names, its order), ``output``, ``inputs``, ``targets`` and the zero initial states."""
+    c, p = m.config, m.result.problem
+    names = [k for k in parameter_shapes(c) if not k.startswith("output.")]
+    zeros = np.zeros((c.num_layers * c.directions, c.hidden_size))
+    out: dict[str, Any] = {
+        "rnn": {name: finite_list(p.weights[name]) for name in names},
+        "output": {
+            "weight": finite_list(p.weights["output.weight"]),
+            "bias": finite_list(p.weights["output.bias"]),
+        },
+        "inputs": finite_list(p.inputs),
+        "targets": [int(t) for t in p.targets],
+        "h0": zeros.tolist(),
+    }
+    if c.cell == "lstm":
+        out["c0"] = zeros.tolist()
+    return out
+
+
+def network_payload(m: NetworkMaps, includes: frozenset[str]) -> dict[str, Any]:
+    """The JSON body of GET (and POST) /api/v1/network."""
+    r = m.result
+    config = asdict(r.config)
+    config["include"] = ",".join(sorted(includes))
+    body: dict[str, Any] = {
+        "config": config,
+        "influence": _direction_maps(m.influence),
+        "influence_union": None if m.union is None else finite_list(m.union),
+        "layer_time": _direction_maps(r.gradient.layer_time),
+        "terms": _direction_maps(m.terms),
+        "loss": finite(r.loss),
+        "gradient": {
+            "log10_norms": _norms(r.gradient.grads.log10_norms()),
+            "log10_total_norm": finite(r.gradient.grads.log10_total_norm()),
+        },
+        "summary": {
+            "directions": {
+                name: {k: finite(v) if isinstance(v, float) else v for k, v in asdict(s).items()}
+                for name, s in m.directions.items()
+            },
+            "torch_module": torch_module(r.config),
+        },
+    }
+    if "weights" in includes:
+        body["weights"] = network_weights(m)
     return body

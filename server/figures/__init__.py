@@ -13,6 +13,7 @@ from .compare import compare_figures, compare_numbers
 from .depth import depth_figures, depth_numbers
 from .eigen import eigen_figures, eigen_numbers
 from .gradient_flow import gradient_flow_figures
+from .network import network_figures
 from .style import power
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "eigen_figures",
     "eigen_numbers",
     "gradient_flow_figures",
+    "network_figures",
     "power",
 ]

@@ -19,6 +19,8 @@ from .compare import CompareQuery
 from .depth import DepthQuery
 from .eigen import EIGEN_PAIRS, EigenQuery
 from .gradient_flow import INCLUDES, MAX_DRAWS, GradientFlowQuery
+from .network import NetworkQuery
+from .network_body import NetworkBody, NetworkWeights
 from .tensors import MAX_ABS, MAX_BODY_BYTES, GradientFlowBody, Weights
 
 __all__ = [
@@ -37,6 +39,9 @@ __all__ = [
     "EigenQuery",
     "GradientFlowBody",
     "GradientFlowQuery",
+    "NetworkBody",
+    "NetworkQuery",
+    "NetworkWeights",
     "QueryModel",
     "Weights",
     "bounded",

@@ -26,7 +26,7 @@ AXE_FILE = ROOT / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_PATH = "/__axe-core__/axe.min.js"  # answered by the test, never by the server
 BLOCKING = ("serious", "critical")
 LAPTOP, PHONE = (1366, 768), (390, 844)
-VIEWS = ("explore", "compare", "cliff", "eigen", "depth")
+VIEWS = ("explore", "compare", "cliff", "eigen", "network", "depth")
 # Swagger UI 5.35 logs this as an error for any deep link whose operation id has an
 # underscore (all of FastAPI's do) and opens the operation all the same.
 SWAGGER_DEEP_LINK_NOTICE = "Deprecated: escaping deep link whitespace with `_`"

@@ -30,6 +30,7 @@ VIEWS = [
     "/compare",
     "/cliff",
     "/eigen",
+    "/network?bidirectional=true",
 ]
 
 

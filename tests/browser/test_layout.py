@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
-VIEWS = ["explore", "compare", "cliff", "eigen"]
+VIEWS = ["explore", "compare", "cliff", "eigen", "network"]
 
 # the controls a reader can see: not hidden for the selected cell or matrix (data-cells), not
 # folded in a closed <details>

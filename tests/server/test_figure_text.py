@@ -34,6 +34,11 @@ CONFIGS = {
         {"radius1": "0.5", "radius2": "0.5", "angle2": "0", "radius3": "0.5", "angle3": "0"},
         {"matrix": "gaussian", "scale": "0.95", "hidden_size": "32"},
     ],
+    "network": [
+        {},
+        {"bidirectional": "true", "seq_len": "5", "num_layers": "1", "labels": "movie"},
+        {"cell": "rnn", "num_layers": "4", "skip": "residual", "loss": "last"},
+    ],
     "depth": [
         {},
         {"compare": "true", "activation": "sigmoid", "gate_bias": "-3"},

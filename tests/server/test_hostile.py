@@ -6,13 +6,20 @@ from urllib.parse import quote
 import pytest
 from markupsafe import escape
 
-from bpttlab.server.schemas import CliffQuery, CompareQuery, EigenQuery, GradientFlowQuery
+from bpttlab.server.schemas import (
+    CliffQuery,
+    CompareQuery,
+    EigenQuery,
+    GradientFlowQuery,
+    NetworkQuery,
+)
 
 VIEWS = {
     "/explore": GradientFlowQuery,
     "/compare": CompareQuery,
     "/cliff": CliffQuery,
     "/eigen": EigenQuery,
+    "/network": NetworkQuery,
 }
 PAYLOADS = {
     "script": "<script>alert(1)</script>",

@@ -84,6 +84,22 @@ def eigen_facts(c):
     return facts
 
 
+def network_facts(c):
+    cell = {"rnn": f"{c['nonlinearity']} RNN", "lstm": "LSTM", "gru": "GRU"}[c["cell"]]
+    facts = [
+        f"{c['num_layers']}-layer " + ("bidirectional " if c["bidirectional"] else "") + cell,
+        f"n = {c['hidden_size']}",
+        f"T = {c['seq_len']}",
+        "loss at every step" if c["loss"] == "every" else "loss at the last step",
+        f"V = {c['vocab_size']}",
+        f"scale {_g(c['scale'])}",
+        f"seed {c['seed']}",
+    ]
+    if c["skip"] == "residual":
+        facts.append("residual skips")
+    return facts
+
+
 def depth_facts(c):
     facts = [f"{c['depth']} layers of width {c['width']}", c["activation"], f"{c['init']} init"]
     facts += [f"gain {_g(c['gain'])}", f"batch {c['batch']}", f"seed {c['seed']}"]
@@ -99,6 +115,7 @@ def depth_facts(c):
 
 
 FACTS = {
+    "network": network_facts,
     "depth": depth_facts,
     "explore": explore_facts,
     "compare": compare_facts,
@@ -123,6 +140,9 @@ CASES = [
     ("eigen", {}),
     ("eigen", {"radius1": "0.5", "radius2": "0.4", "non_normal": "true", "coupling": "-5"}),
     ("eigen", {"matrix": "gaussian", "hidden_size": "16", "scale": "0.95", "seq_len": "9"}),
+    ("network", {}),
+    ("network", {"cell": "rnn", "nonlinearity": "relu", "num_layers": "3", "skip": "residual"}),
+    ("network", {"bidirectional": "true", "loss": "last", "vocab_size": "3", "seed": "4"}),
     ("depth", {}),
     ("depth", {"architecture": "residual", "alpha_rule": "inv_sqrt_depth", "depth": "16"}),
     ("depth", {"compare": "true", "gate_bias": "-2.5", "width": "8", "gain": "1.5"}),

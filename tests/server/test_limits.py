@@ -19,7 +19,9 @@ from bpttlab.server.schemas import (
     DepthQuery,
     EigenQuery,
     GradientFlowQuery,
+    NetworkQuery,
 )
+from bpttlab.server.schemas.network import MAX_NET_HIDDEN, MAX_NET_INPUT, MAX_NET_SEQ_LEN
 from bpttlab.server.settings import Settings
 
 from .conftest import strict_json, until
@@ -41,6 +43,15 @@ LARGEST = [
     CompareQuery(hidden_size=MAX_HIDDEN, seq_len=MAX_SEQ_LEN),
     CliffQuery(seq_len=500, resolution=301, steps=1000, w_min=-4, w_max=4),
     EigenQuery(matrix="gaussian", hidden_size=MAX_HIDDEN, seq_len=MAX_SEQ_LEN),
+    NetworkQuery(
+        cell="lstm",
+        hidden_size=MAX_NET_HIDDEN,
+        seq_len=MAX_NET_SEQ_LEN,
+        num_layers=8,
+        bidirectional=True,
+        input_size=MAX_NET_INPUT,
+        vocab_size=64,
+    ),
     # one architecture at its bounds (comparing all four there is over the default budget)
     DepthQuery(architecture="highway", depth=200, width=512, batch=256),
     DepthQuery(architecture="dense", depth=200, width=512, batch=256, growth=32),
@@ -61,6 +72,9 @@ OVER = [
         {"matrix": "gaussian", "hidden_size": 256, "seq_len": 200},
         "seq_len",
     ),
+    ("/api/v1/network", {"hidden_size": 64, "seq_len": 200, "num_layers": 4}, "seq_len"),
+    ("/api/v1/network/figures", {"seq_len": 200, "bidirectional": "true"}, "seq_len"),
+    ("/api/v1/network/pytorch", {"hidden_size": 64, "seq_len": 200}, "seq_len"),
 ]
 # a page, its API, and a field the cost does not grow with, which the fallback keeps
 PAGES = [
@@ -68,6 +82,7 @@ PAGES = [
     ("/compare", "/api/v1/compare", "seed", 7),
     ("/cliff", "/api/v1/cliff", "learning_rate", 0.5),
     ("/eigen", "/api/v1/eigen", "seed", 7),
+    ("/network", "/api/v1/network", "seed", 7),
 ]
 
 
@@ -145,7 +160,8 @@ def test_over_budget_is_refused_before_any_work(make_client, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the engine was called")
 
-    for name in ("gradient_flow", "compare_cells", "cliff_surface", "descend", "eigen_expansion"):
+    names = ("gradient_flow", "compare_cells", "cliff_surface", "descend", "eigen_expansion")
+    for name in (*names, "network_maps"):
         monkeypatch.setattr(compute, name, refuse)
     for path, params, _ in OVER:
         assert client.get(path, params=params).status_code == 422, path

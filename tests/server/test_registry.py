@@ -25,12 +25,13 @@ def twin_client():
 
 
 def test_the_catalog_lists_the_views_in_order():
-    assert list(catalog.VIEWS) == ["explore", "compare", "cliff", "eigen", "depth"]
+    assert list(catalog.VIEWS) == ["explore", "compare", "cliff", "eigen", "network", "depth"]
     assert [v.route_name for v in catalog.VIEWS.values()] == [
         "gradient_flow",
         "compare",
         "cliff",
         "eigen",
+        "network",
         "depth",
     ]
 

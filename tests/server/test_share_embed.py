@@ -38,6 +38,7 @@ QUERIES = {
     "compare": {"seq_len": "40", "forget_bias": "3", "h0": "random"},
     "cliff": {"start_w": "7.25", "start_b": "-1.5", "steps": "12"},
     "eigen": {"matrix": "gaussian", "hidden_size": "5", "seq_len": "9"},
+    "network": {"num_layers": "3", "skip": "residual", "seq_len": "7"},
     "depth": {"architecture": "highway", "depth": "9", "gate_bias": "-3.5", "activation": "relu"},
 }
 

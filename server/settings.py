@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     cache_max_age: int = 3600
     # the largest estimated cost of one request, in units of about one multiply-add of a
     # matrix product (server/limits.py); the default admits every query the bounds allow
-    cost_budget: float = Field(3e11, gt=0)
+    cost_budget: float = Field(4e11, gt=0)
     # computations at once per process (one per core), and how many more may wait for one;
     # a request beyond that gets a 503 with Retry-After
     max_concurrent: int = Field(2, ge=1)

@@ -156,10 +156,7 @@ class LocalExecutor:
         future = self.pool.submit(
             train_worker.run_job, job.request, train_worker.QueueChannel(queue, cancel)
         )
-        threading.Thread(
-            target=_collect, args=(lambda: queue.get(timeout=0.5), future, on_event),
-            daemon=True, name=f"bpttlab-job-{job.id}",
-        ).start()  # fmt: skip
+        _follow(job, queue, future, on_event)
         return cancel
 
     def cancel(self, handle: Any) -> None:
@@ -191,10 +188,7 @@ class DaskExecutor:
             train_worker.run_job, job.request, train_worker.DaskChannel(name), pure=False,
             key=name,
         )  # fmt: skip
-        threading.Thread(
-            target=_collect, args=(lambda: queue.get(timeout=0.5), future, on_event),
-            daemon=True, name=f"bpttlab-job-{job.id}",
-        ).start()  # fmt: skip
+        _follow(job, queue, future, on_event)
         return cancel
 
     def cancel(self, handle: Any) -> None:
@@ -205,9 +199,18 @@ class DaskExecutor:
             self.client.close()
 
 
+def _follow(job: Job, queue: Any, future: Any, on_event) -> None:
+    """A thread that passes the job's events on (``_collect``), reading its queue with a
+    timeout so that a job that died is noticed."""
+    threading.Thread(
+        target=_collect, args=(lambda: queue.get(timeout=0.5), future, on_event),
+        daemon=True, name=f"bpttlab-job-{job.id}",
+    ).start()  # fmt: skip
+
+
 def _collect(get, future, on_event) -> None:
-    """Pass a job's events on until its result or error event; if the job dies without
-    one (a worker killed), an error event ends it."""
+    """Pass a job's events on until its result or failure event; if the job dies without
+    one (a worker killed), a failure event ends it."""
     while True:
         try:
             event = get()

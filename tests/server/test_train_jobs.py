@@ -253,3 +253,16 @@ def test_the_figures_of_a_running_job_show_the_steps_so_far(client):
     steps = body["figures"]["loss"]["figure"]["data"][0]["x"]
     assert steps == list(range(len(steps))) and 0 < len(steps) < LONG["steps"]
     assert body["figures"]["profile"]["figure"]["data"][0]["name"] == "at initialisation"
+
+
+def test_a_job_that_fails_in_its_worker_ends_with_a_failure_event(client):
+    """A request the API would refuse, given to the manager directly: the worker's error
+    comes back as the last event (`failure`, not EventSource's own `error`), status failed."""
+    from bpttlab.server.train_api import jobs_of
+
+    jobs = jobs_of(type("R", (), {"app": client.app})())
+    job = jobs.submit({"config": {**SMALL, "hidden_size": 1}, "sweep": None, "max_seconds": 5})
+    events = events_of(client, job.id)
+    kind, data = events[-1][1], events[-1][2]
+    assert kind == "failure" and "hidden_size must be in 4..256" in data["message"]
+    assert client.get(f"/api/v1/train/{job.id}").json()["status"] == "failed"

@@ -60,6 +60,10 @@ bench: install-test chromium
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/health_under_load.py
 	$(BIN)/python benchmarks/drag.py
+	$(BIN)/python benchmarks/network_maps.py
+	$(BIN)/python benchmarks/network_cost.py
+	$(BIN)/python benchmarks/model_scale.py
+	$(BIN)/python benchmarks/train.py
 
 clean:
 	rm -rf $(VENV) $(AXE_DIR) .pytest_cache .ruff_cache *.egg-info build dist

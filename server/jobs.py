@@ -41,6 +41,7 @@ from typing import Any, Protocol
 from . import train_worker
 
 ENDED = ("finished", "cancelled", "diverged", "timeout", "failed")
+CONNECT_SECONDS = 3  # to reach a Dask scheduler: a job that cannot start fails this fast
 
 
 class QueueFull(Exception):
@@ -175,8 +176,9 @@ class DaskExecutor:
     def __init__(self, address: Any):
         from distributed import Client
 
-        self.client = address if hasattr(address, "submit") else Client(address)
-        self.own_client = not hasattr(address, "submit")
+        own = not hasattr(address, "submit")
+        self.client = Client(address, timeout=CONNECT_SECONDS) if own else address
+        self.own_client = own
 
     def start(self, job: Job, on_event) -> Any:
         from distributed import Event, Queue
@@ -338,7 +340,12 @@ class JobManager:
                 self._running += 1
                 job.status = "running"
                 job.started = time.time()
-            handle = self.executor.start(job, lambda event, job=job: self._on_event(job, event))
+            try:
+                handle = self.executor.start(job, lambda e, job=job: self._on_event(job, e))
+            except Exception as e:  # no executor (a Dask scheduler that cannot be reached)
+                message = f"the job could not start: {type(e).__name__}: {e}"
+                self._on_event(job, {"type": "failure", "message": message})
+                continue
             with self._lock:
                 job.handle = handle
                 cancelled = job.reason is not None  # asked while it was being started

@@ -266,3 +266,18 @@ def test_a_job_that_fails_in_its_worker_ends_with_a_failure_event(client):
     kind, data = events[-1][1], events[-1][2]
     assert kind == "failure" and "hidden_size must be in 4..256" in data["message"]
     assert client.get(f"/api/v1/train/{job.id}").json()["status"] == "failed"
+
+
+def test_a_job_whose_executor_cannot_start_it_fails_with_the_reason():
+    """A Dask scheduler nobody listens on: the POST still answers (the job, failed, with the
+    reason as its last event), never a 500, and the next job is not stuck behind it."""
+    app = create_app(Settings(dask_scheduler="tcp://127.0.0.1:9", train_workers=1))
+    with TestClient(app) as c:
+        r = c.post("/api/v1/train", json=SMALL)
+        assert r.status_code == 202
+        job_id = r.json()["id"]
+        state = c.get(f"/api/v1/train/{job_id}").json()
+        assert state["status"] == "failed"
+        end = events_of(c, job_id)[-1]
+        assert end[1] == "failure" and "could not start" in end[2]["message"]
+        assert c.post("/api/v1/train", json={**SMALL, "seed": 8}).status_code == 202

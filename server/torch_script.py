@@ -327,6 +327,11 @@ def _network_data(m) -> str:
     for d, v in m.influence.items():
         lines.append(f"    {d!r}: {_literal(finite_list(v), '    ')},")
     lines.append("}")
+    lines.append("# BPTT Lab's log10 ||term(t, k)||_F of layer 1's dL/dW_hh, [t][k] (None: zero)")
+    lines.append("BPTTLAB_TERMS = {")
+    for d, v in m.terms.items():
+        lines.append(f"    {d!r}: {_literal(finite_list(v), '    ')},")
+    lines.append("}")
     lines.append(DATA_END)
     return "\n".join(lines)
 
@@ -342,7 +347,10 @@ torch.autograd:
     perturbation is added to each h_t where it is computed, feeding the next step and the
     layer above, and dL/d(perturbation) is read), and
   - log10 ||dy_t/dx_k||_2 for every output step t and input step k, y_t the top layer's
-    output half of each direction (torch.autograd.functional.jacobian),
+    output half of each direction (torch.autograd.functional.jacobian), and
+  - the BPTT deck's double sum: log10 ||term(t, k)||_F, the gradient of the loss at step t
+    alone by layer 1's weight_hh used at step k alone (a copy of weight_hh per step,
+    torch.func.functional_call), for every loss step t and step k,
 and prints them next to BPTT Lab's, with the largest difference; exit status 1 if it
 exceeds 1e-8. The per-step run uses one-layer, one-direction torch.nn.{cls} modules loaded
 with the same weights (PyTorch's own layers, step by step, so a perturbation can enter);
@@ -399,8 +407,9 @@ for k in range(L):
     cells.append(row)
 
 
-def run(x, bumps=None):
-    \"\"\"Top layer's output (T, DIRS N); bumps[k][d] (T, N) is added to h_t where computed.\"\"\"
+def run(x, bumps=None, step_hh=None):
+    \"\"\"Top layer's output (T, DIRS N); bumps[k][d] (T, N) is added to h_t where computed;
+    step_hh[d][t] is layer 1's weight_hh at position t (one copy per step).\"\"\"
     for k in range(L):
         halves = []
         for d in range(DIRS):
@@ -410,7 +419,11 @@ def run(x, bumps=None):
             out = [None] * T
             for t in order:
                 state = (h, c) if CELL == "lstm" else h
-                _, state = cells[k][d](x[t : t + 1], state)
+                if k == 0 and step_hh is not None:
+                    own = {{**dict(cells[0][d].named_parameters()), "weight_hh_l0": step_hh[d][t]}}
+                    _, state = torch.func.functional_call(cells[0][d], own, (x[t : t + 1], state))
+                else:
+                    _, state = cells[k][d](x[t : t + 1], state)
                 h, c = state if CELL == "lstm" else (state, c)
                 if bumps is not None:
                     h = h + bumps[k][d][t]
@@ -479,6 +492,30 @@ for d, name in enumerate(NAMES):
             ours = BPTTLAB_INFLUENCE[name][t][k]
             g = gap(ours, theirs)
             worst["influence"] = max(worst["influence"], g)
+            shown = -math.inf if ours is None else ours
+            print(f"{{name:>9}} {{t + 1:4d}} {{k + 1:4d}} {{theirs:24.15f}} {{shown:22.15f}}"
+                  f" {{g:8.1e}}")
+# the double sum's terms: dL_t/dW_hh with layer 1's W_hh used at step k alone
+step_hh = [
+    [torch.tensor(STATE_DICT["weight_hh_l0" + ("_reverse" if d else "")]).requires_grad_()
+     for _ in range(T)]
+    for d in range(DIRS)
+]
+logits = run(X, step_hh=step_hh) @ W_OUT.T + B_OUT
+logp = torch.log_softmax(logits, dim=1)
+print(f"{{'direction':>9}} {{'t':>4}} {{'k':>4}} {{'log10 |term(t, k)| torch':>24}}"
+      f" {{'BPTT Lab':>22}} {{'diff':>8}}")
+worst["terms"] = 0.0
+for j, t in enumerate(STEPS):
+    grads = torch.autograd.grad(-logp[t, TARGETS[j]], [w for ws in step_hh for w in ws],
+                                retain_graph=True, allow_unused=True)
+    for d, name in enumerate(NAMES):
+        for k in range(T):
+            g_k = grads[d * T + k]
+            theirs = -math.inf if g_k is None else log10(torch.linalg.matrix_norm(g_k).item())
+            ours = BPTTLAB_TERMS[name][t][k]
+            g = gap(ours, theirs)
+            worst["terms"] = max(worst["terms"], g)
             shown = -math.inf if ours is None else ours
             print(f"{{name:>9}} {{t + 1:4d}} {{k + 1:4d}} {{theirs:24.15f}} {{shown:22.15f}}"
                   f" {{g:8.1e}}")

@@ -51,6 +51,8 @@ def test_the_script_compiles_and_embeds_the_exact_tensors_and_maps(client, combo
     assert data["BPTTLAB_LOSS"] == api["loss"]
     assert data["BPTTLAB_LAYER_TIME"] == api["layer_time"]
     assert data["BPTTLAB_INFLUENCE"] == api["influence"]
+    assert data["BPTTLAB_TERMS"] == api["terms"]
+    assert "torch.func.functional_call" in text  # the terms: W_hh swapped at one step
     cls = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[combo["cell"]]
     extra = f", nonlinearity='{combo['nonlinearity']}'" if combo["cell"] == "rnn" else ""
     built = (

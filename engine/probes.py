@@ -40,9 +40,7 @@ from typing import Any
 import numpy as np
 
 from .cells import Cell, get_cell
-from .cells.gated import SIGMOID as _SIG
-from .cells.gated import TANH as _TANH
-from .logdomain import log10_row_norms, slope_weights
+from .logdomain import log10_row_norms
 from .network import (
     DIRECTION_NAMES,
     NetworkConfig,
@@ -93,87 +91,17 @@ def probe_standard_error(probes: int) -> float:
 
 def rows_step(cell: Cell, params: Any, trace: Any, dtype: Any = np.float64):
     """step(t, G) -> (J_t^T applied to the rows of G : (m, S), log10 scale) or None when
-    J_t is exactly zero: the cell's one-step VJP for m covectors at once, in the row
-    layout (m, S) @ (S, n) that BLAS runs fastest. Uses the cell's own ``backward_rows``
-    when it has one; else the same algebra as the cell's ``backward`` written for rows.
-    dtype : float64, or float32 to run the step's product in single precision (the rows
-    and the step's vectors are cast; the scale stays float64)."""
-    own = getattr(cell, "backward_rows", None)
-    if own is not None and np.dtype(dtype) == np.float64:  # pragma: no cover - cells with it
-        step = own(params, trace)
+    J_t is exactly zero: the cell's batched one-step VJP (``cell.backward_rows``) in the
+    row layout (m, S) @ (S, n) that BLAS runs fastest. dtype : float64, or float32 to run
+    the step in single precision (the rows and the step's vectors are cast; the scale stays
+    float64)."""
+    step = cell.backward_rows(params, trace, np.dtype(dtype))
 
-        def by_cell(t: int, g: np.ndarray):
-            vjp = step(t, g)
-            return None if vjp is None else (vjp.g_prev, vjp.log10_scale)
+    def by_cell(t: int, g: np.ndarray):
+        vjp = step(t, g)
+        return None if vjp is None else (vjp.g_prev, vjp.log10_scale)
 
-        return by_cell
-    builder = {"rnn": _rnn_rows, "lstm": _lstm_rows, "gru": _gru_rows}[cell.name]
-    return builder(params, trace, np.dtype(dtype))
-
-
-def _rnn_rows(p, tr, dtype):
-    """g_{t-1} = W_hh^T (phi'(a_t) * g): rows (G * phi') @ W_hh, phi' = 10**top w_t."""
-    weights, tops = slope_weights(tr.log_dphi)
-    weights = weights.astype(dtype, copy=False)
-    w_hh = p.weight_hh.astype(dtype, copy=False)
-
-    def step(t: int, g: np.ndarray):
-        if tops[t - 1] == -np.inf:
-            return None
-        return (g * weights[t - 1]) @ w_hh, float(tops[t - 1])
-
-    return step
-
-
-def _lstm_rows(p, tr, dtype):
-    """As lstm_backward_step: d_o, d_c, d_i, d_f, d_g, then [delta @ W_hh, dc_{t-1}]."""
-    n = p.hidden_size
-    w_hh = p.weight_hh.astype(dtype, copy=False)
-
-    def step(t: int, g: np.ndarray):
-        a = tr.pre[t - 1]
-        i, f, gg, o = (tr.gates[k][t - 1] for k in "ifgo")
-        c_prev, tanh_c = tr.c[t - 1], np.tanh(tr.c[t])
-        vec = np.stack(  # the step's slopes, (6, n), in the sweep's dtype
-            [
-                tanh_c * _SIG.derivative(a[3 * n :]),
-                o * (1.0 - tanh_c**2),
-                gg * _SIG.derivative(a[:n]),
-                c_prev * _SIG.derivative(a[n : 2 * n]),
-                i * _TANH.derivative(a[2 * n : 3 * n]),
-                f,
-            ]
-        ).astype(dtype, copy=False)
-        g_h, g_c = g[:, :n], g[:, n:]
-        d_c = g_c + g_h * vec[1]
-        delta = np.concatenate([d_c * vec[2], d_c * vec[3], d_c * vec[4], g_h * vec[0]], axis=1)
-        return np.concatenate([delta @ w_hh, d_c * vec[5]], axis=1), 0.0
-
-    return step
-
-
-def _gru_rows(p, tr, dtype):
-    """As gru_backward_step, in either form."""
-    n = p.hidden_size
-    w = p.weight_hh.astype(dtype, copy=False)
-
-    def step(t: int, g: np.ndarray):
-        k = t - 1
-        hp = tr.h[k]
-        r, z, nn = _SIG.forward(tr.a_r[k]), _SIG.forward(tr.a_z[k]), np.tanh(tr.a_n[k])
-        sz, sr, dn = _SIG.derivative(tr.a_z[k]), _SIG.derivative(tr.a_r[k]), 1.0 - nn**2
-        if p.form == "pytorch":
-            v = np.stack([(1.0 - z) * dn, (hp - nn) * sz, tr.m[k] * sr, r, z])
-            v = v.astype(dtype, copy=False)
-            da_n = g * v[0]
-            delta = np.concatenate([da_n * v[2], g * v[1], da_n * v[3]], axis=1)
-            return g * v[4] + delta @ w, 0.0
-        v = np.stack([z * dn, (nn - hp) * sz, hp * sr, r, 1.0 - z]).astype(dtype, copy=False)
-        d_rh = (g * v[0]) @ w[2 * n :]
-        rows = np.concatenate([d_rh * v[2], g * v[1]], axis=1)
-        return g * v[4] + rows @ w[: 2 * n] + d_rh * v[3], 0.0
-
-    return step
+    return by_cell
 
 
 # ------------------------------------------------------------------------ the probes

@@ -105,6 +105,15 @@ class BackwardSteps:
     scale: np.ndarray
 
 
+def in_dtype(dtype: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """x -> x in ``dtype`` for a batched step's vectors and weights: the identity for
+    float64 (the double-precision step is unchanged, bit for bit), a cast otherwise (float32
+    for engine.probes' single-precision sweeps)."""
+    if np.dtype(dtype) == np.float64:
+        return lambda x: x
+    return lambda x: np.asarray(x).astype(dtype)
+
+
 class StepRecorder:
     """Collects the StepVJPs of a backward pass into ``BackwardSteps`` (row t - 1 for step t);
     a step never recorded keeps zero rows and scale -inf."""
@@ -186,8 +195,9 @@ class Cell(Protocol):
     def backward(self, params: Any, trace: Any) -> BackwardStep:
         """The VJP of one step, step(t, g, scale), in the log domain (see StepVJP)."""
 
-    def backward_rows(self, params: Any, trace: Any) -> RowsStep:
-        """The VJP of one step for many covectors at once, rows_step(t, G) (see RowsVJP)."""
+    def backward_rows(self, params: Any, trace: Any, dtype: Any = np.float64) -> RowsStep:
+        """The VJP of one step for many covectors at once, rows_step(t, G) (see RowsVJP);
+        ``dtype`` float32 runs the step's arithmetic in single precision (G in float32)."""
 
     def parameter_gradients(
         self, params: Any, trace: Any, inputs: np.ndarray, steps: BackwardSteps

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..products import View
-from .base import BackwardStep, BackwardSteps, Options, RowsStep, RowsVJP, draw_weights
+from .base import BackwardStep, BackwardSteps, Options, RowsStep, RowsVJP, draw_weights, in_dtype
 from .gated import SIGMOID as _SIG
 from .gated import TANH as _TANH
 from .gated import gated_parameter_gradients, one_row, scaled_step
@@ -176,33 +176,38 @@ def gru_views(p: GRUParams, tr: GRUTrace) -> dict[str, View]:
     return {"input": View(input_view, t_len - 1)}
 
 
-def gru_backward_rows(p: GRUParams, tr: GRUTrace) -> RowsStep:
+def gru_backward_rows(p: GRUParams, tr: GRUTrace, dtype=np.float64) -> RowsStep:
     """One step of BPTT for the rows of G : (m, n), each dL/dh_t, at once: their dL/dh_{t-1},
     delta_in = dL/d(W_ih x + b_ih) : (m, 3n) and delta_hid = dL/d(W_hh-side pre-activation
     + b_hh) : (m, 3n); the W_hh gradient of this step is outer(delta_hid, h_{t-1}) except
     its n rows, which multiply ``right`` (h_{t-1} in PyTorch's form, r * h_{t-1} in the
-    lecture form). Scale 0."""
-    n, w = p.hidden_size, p.weight_hh
+    lecture form). Scale 0. In ``dtype`` (see base.in_dtype); ``right`` stays float64."""
+    cast = in_dtype(dtype)
+    n, w = p.hidden_size, cast(p.weight_hh)
 
     def rows_step(t: int, g: np.ndarray) -> RowsVJP:
         k = t - 1
-        hp = tr.h[k]
+        right = tr.h[k]
         r, z, nn = _SIG.forward(tr.a_r[k]), _SIG.forward(tr.a_z[k]), np.tanh(tr.a_n[k])
+        if p.form != "pytorch":
+            right = r * right
+        hp, r, z, nn = cast(tr.h[k]), cast(r), cast(z), cast(nn)
+        dz, dr = cast(_SIG.derivative(tr.a_z[k])), cast(_SIG.derivative(tr.a_r[k]))
         if p.form == "pytorch":
             da_n = g * (1.0 - z) * (1.0 - nn**2)
-            d_z = g * (hp - nn) * _SIG.derivative(tr.a_z[k])
-            d_r = da_n * tr.m[k] * _SIG.derivative(tr.a_r[k])
+            d_z = g * (hp - nn) * dz
+            d_r = da_n * cast(tr.m[k]) * dr
             d_m = da_n * r
             delta_in = np.concatenate([d_r, d_z, da_n], axis=1)
             delta_hid = np.concatenate([d_r, d_z, d_m], axis=1)
-            return RowsVJP(g * z + delta_hid @ w, delta_in, delta_hid, hp, None, 0.0)
+            return RowsVJP(g * z + delta_hid @ w, delta_in, delta_hid, right, None, 0.0)
         da_n = g * z * (1.0 - nn**2)
-        d_z = g * (nn - hp) * _SIG.derivative(tr.a_z[k])
+        d_z = g * (nn - hp) * dz
         d_rh = da_n @ w[2 * n :]
-        d_r = d_rh * hp * _SIG.derivative(tr.a_r[k])
+        d_r = d_rh * hp * dr
         delta = np.concatenate([d_r, d_z, da_n], axis=1)
         g_prev = g * (1.0 - z) + d_r @ w[:n] + d_z @ w[n : 2 * n] + d_rh * r
-        return RowsVJP(g_prev, delta, delta, r * hp, None, 0.0)
+        return RowsVJP(g_prev, delta, delta, right, None, 0.0)
 
     return rows_step
 
@@ -262,8 +267,8 @@ class GRUCell:
     def backward(self, params: GRUParams, trace: GRUTrace) -> BackwardStep:
         return scaled_step(one_row(gru_backward_rows(params, trace)))
 
-    def backward_rows(self, params: GRUParams, trace: GRUTrace) -> RowsStep:
-        return gru_backward_rows(params, trace)
+    def backward_rows(self, params: GRUParams, trace: GRUTrace, dtype=np.float64) -> RowsStep:
+        return gru_backward_rows(params, trace, dtype)
 
     def parameter_gradients(self, params: GRUParams, trace, inputs, steps: BackwardSteps):
         return gated_parameter_gradients(trace.h, inputs, steps)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..products import View
-from .base import BackwardStep, BackwardSteps, Options, RowsStep, RowsVJP, draw_weights
+from .base import BackwardStep, BackwardSteps, Options, RowsStep, RowsVJP, draw_weights, in_dtype
 from .gated import SIGMOID as _SIG
 from .gated import TANH as _TANH
 from .gated import gated_parameter_gradients, one_row, scaled_step
@@ -223,28 +223,30 @@ def lstm_views(p: LSTMParams, tr: LSTMTrace) -> dict[str, View]:
     }
 
 
-def lstm_backward_rows(p: LSTMParams, tr: LSTMTrace) -> RowsStep:
+def lstm_backward_rows(p: LSTMParams, tr: LSTMTrace, dtype=np.float64) -> RowsStep:
     """One step of BPTT for the rows of G : (m, 2n), each dL/d(h_t, c_t), at once: their
     dL/d(h_{t-1}, c_{t-1}) and delta = dL/dA_t : (m, 4n), the gradient of the gate
     pre-activations (rows i | f | g | o), which W_ih, W_hh and both biases share; extras =
     the peephole gradients (m, 3, n) (None without peepholes). Scale 0: no factor to pull
-    out, the gates' slopes are at most 1."""
+    out, the gates' slopes are at most 1. In ``dtype`` (see base.in_dtype)."""
+    cast = in_dtype(dtype)
+    w_hh = cast(p.weight_hh)
 
     def rows_step(t: int, g: np.ndarray) -> RowsVJP:
-        n, ds, i, f, gg, o, c_prev, tanh_c, peep, _ = _step_parts(p, tr, t)
+        n, ds, *parts, _ = _step_parts(p, tr, t)
+        i, f, gg, o, c_prev, tanh_c, peep = map(cast, parts)
+        ds = {k: cast(v) for k, v in ds.items()}
         g_h, g_c = g[:, :n], g[:, n:]
         d_o = g_h * tanh_c * ds["o"]
         d_c = g_c + g_h * o * (1.0 - tanh_c**2) + d_o * peep[2]
         d_i = d_c * gg * ds["i"]
         d_f = d_c * c_prev * ds["f"]
-        d_g = d_c * i * _TANH.derivative(tr.pre[t - 1][2 * n : 3 * n])
+        d_g = d_c * i * cast(_TANH.derivative(tr.pre[t - 1][2 * n : 3 * n]))
         delta = np.concatenate([d_i, d_f, d_g, d_o], axis=1)
-        g_prev = np.concatenate(
-            [delta @ p.weight_hh, d_c * f + d_i * peep[0] + d_f * peep[1]], axis=1
-        )
+        g_prev = np.concatenate([delta @ w_hh, d_c * f + d_i * peep[0] + d_f * peep[1]], axis=1)
         extras = None
         if p.peephole is not None:
-            extras = np.stack([d_i * c_prev, d_f * c_prev, d_o * tr.c[t]], axis=1)
+            extras = np.stack([d_i * c_prev, d_f * c_prev, d_o * cast(tr.c[t])], axis=1)
         return RowsVJP(g_prev, delta, delta, tr.h[t - 1], extras, 0.0)
 
     return rows_step
@@ -305,8 +307,8 @@ class LSTMCell:
     def backward(self, params: LSTMParams, trace: LSTMTrace) -> BackwardStep:
         return scaled_step(one_row(lstm_backward_rows(params, trace)))
 
-    def backward_rows(self, params: LSTMParams, trace: LSTMTrace) -> RowsStep:
-        return lstm_backward_rows(params, trace)
+    def backward_rows(self, params: LSTMParams, trace: LSTMTrace, dtype=np.float64) -> RowsStep:
+        return lstm_backward_rows(params, trace, dtype)
 
     def parameter_gradients(self, params: LSTMParams, trace, inputs, steps: BackwardSteps):
         """Grads include ``peephole`` for a peephole LSTM."""

@@ -33,6 +33,7 @@ from .base import (
     RowsVJP,
     StepVJP,
     draw_weights,
+    in_dtype,
 )
 
 _LN10 = float(np.log(10.0))
@@ -221,12 +222,13 @@ def rnn_backward(params: RNNParams, trace: RNNTrace) -> BackwardStep:
     return step
 
 
-def rnn_backward_rows(params: RNNParams, trace: RNNTrace) -> RowsStep:
+def rnn_backward_rows(params: RNNParams, trace: RNNTrace, dtype=np.float64) -> RowsStep:
     """rnn_backward for the rows of G at once: delta = G diag(weights_t), g_prev = delta W_hh,
-    at the step's largest slope 10**top_t."""
+    at the step's largest slope 10**top_t (in ``dtype``: see base.in_dtype)."""
     weights, tops = slope_weights(trace.log_dphi)
     top_log10 = tops.tolist()
-    w_hh, states = params.weight_hh, trace.states
+    cast = in_dtype(dtype)
+    weights, w_hh, states = cast(weights), cast(params.weight_hh), trace.states
 
     def rows_step(t: int, g: np.ndarray) -> RowsVJP | None:
         if top_log10[t - 1] == -math.inf:
@@ -320,8 +322,8 @@ class RNNCell:
     def backward(self, params: RNNParams, trace: RNNTrace) -> BackwardStep:
         return rnn_backward(params, trace)
 
-    def backward_rows(self, params: RNNParams, trace: RNNTrace) -> RowsStep:
-        return rnn_backward_rows(params, trace)
+    def backward_rows(self, params: RNNParams, trace: RNNTrace, dtype=np.float64) -> RowsStep:
+        return rnn_backward_rows(params, trace, dtype)
 
     def parameter_gradients(self, params, trace: RNNTrace, inputs, steps: BackwardSteps):
         return rnn_parameter_gradients(trace, inputs, steps)

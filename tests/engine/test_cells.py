@@ -333,3 +333,23 @@ def test_every_cell_describes_itself_consistently(name, variant):
     assert prof.state.spectral.shape == (T + 1,) and prof.input.spectral.shape == (T,)
     gamma = cell.gamma(options)
     assert gamma is None or gamma > 0
+
+
+@pytest.mark.parametrize(("name", "variant"), CASES)
+def test_the_batched_step_in_single_precision_stays_single_and_close(name, variant):
+    """backward_rows(dtype=float32) (engine.probes' fast sweeps) computes in float32, not
+    silently in float64, and agrees with the double-precision step to single precision."""
+    cell, _, prob, trace = _setup(name, variant)
+    g = np.random.default_rng(2).standard_normal((4, cell.state_factor * N))
+    wide = cell.backward_rows(prob.params, trace)
+    narrow = cell.backward_rows(prob.params, trace, np.float32)
+    for t in range(1, T + 1):
+        a, b = wide(t, g), narrow(t, g.astype(np.float32))
+        if a is None:
+            assert b is None
+            continue
+        assert b.g_prev.dtype == b.delta_in.dtype == b.delta_hid.dtype == np.float32
+        assert b.log10_scale == a.log10_scale
+        np.testing.assert_allclose(b.g_prev, a.g_prev, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b.delta_hid, a.delta_hid, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(b.right, a.right)

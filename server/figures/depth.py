@@ -33,7 +33,8 @@ ARCH_STYLE = {
 }
 VANISHED, EXPLODED = -3.0, 3.0  # log10 ratio: below 1e-3 "vanishes", above 1e3 "explodes"
 WITHIN = 1.0  # |log10 ratio| <= 1: "stays within 10x"
-ISOMETRY = 1.0  # log10 sigma_max / sigma_min <= 1: within one decade
+# dynamical isometry: every singular value near 1, here within a factor 2 (log10 2)
+ISOMETRY = float(np.log10(2.0))
 GRAD_H = "dL/dh<sub>l</sub>"
 GRAD_W = "dL/dW<sub>l</sub>"
 LEGEND = {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"}
@@ -83,7 +84,8 @@ def gradient_figure(r: DepthResult) -> Figure:
         f"{run.architecture}: the input's gradient {ratio_words(_finite(run.log10_ratio))}"
         for run in r.runs.values()
     ]
-    lead = f"Gradient norm per layer over {r.config.depth} layers (layer 0 is the input). "
+    layers = "1 layer" if r.config.depth == 1 else f"{r.config.depth} layers"
+    lead = f"Gradient norm per layer over {layers} (layer 0 is the input). "
     summary = lead + "; ".join(sentences) + "."
     if r.config.tied:
         summary += " Every layer uses the same weight matrix (tied)."
@@ -184,13 +186,15 @@ def spectrum_words(run: DepthRun) -> str:
             f"{run.architecture}: sigma_min is below rounding (spread at least "
             f"{power(spread)}): numerically rank-deficient"
         )
-    reading = (
-        "close to dynamical isometry"
-        if spread <= ISOMETRY
-        else "far from dynamical isometry"
-        if spread > 3
-        else "some distortion"
-    )
+    far_from_one = max(abs(run.log10_singular[0]), abs(run.log10_singular[-1]))
+    if far_from_one <= ISOMETRY:
+        reading = "close to dynamical isometry: every singular value within a factor 2 of 1"
+    elif spread <= 1:
+        reading = "a narrow spectrum, but not isometry: the singular values are not near 1"
+    elif spread > 3:
+        reading = "far from dynamical isometry"
+    else:
+        reading = "some distortion"
     return (
         f"{run.architecture}: sigma_max / sigma_min = {power(spread)}, sigma_max = "
         f"{power(run.log10_singular[0])} ({reading})"
@@ -203,10 +207,14 @@ def spectrum_figure(r: DepthResult) -> Figure:
     for run in r.runs.values():
         color, dash = ARCH_STYLE[run.architecture]
         data.append(line(index, finite_list(run.log10_singular), _name(r, run), color, dash))
+    which = (
+        "The one singular value" if r.config.width == 1
+        else f"All {r.config.width} singular values"
+    )  # fmt: skip
     summary = (
-        f"All {r.config.width} singular values of the input-output Jacobian at the first "
-        "input, largest first: " + "; ".join(spectrum_words(run) for run in r.runs.values()) + "."
-    )
+        f"{which} of the input-output Jacobian at the first input, largest first: "
+        + "; ".join(spectrum_words(run) for run in r.runs.values()) + "."
+    )  # fmt: skip
     made = layout(
         "Singular values of dy/dx",
         {"title": {"text": "index i (largest first)"}},

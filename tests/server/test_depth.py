@@ -130,10 +130,20 @@ def test_the_presets_are_on_the_page(page_client):
         {"activation": "sigmoid", "compare": "true"},
         {"activation": "relu", "init": "he", "architecture": "residual"},
         {"activation": "identity", "depth": "100", "gain": "1.05", "tied": "true"},
+        # the spectrum's readings: near isometry (a residual branch scaled to almost 0),
+        # narrow but not near 1 (one unit, one layer), and one layer named in the singular
+        {"architecture": "residual", "alpha": "0.01", "width": "16"},
+        {"depth": "1", "width": "1"},
     ],
 )
 def test_captions_state_the_numbers(client, params):
     b = body(client, params)
+    depth, width = int(params.get("depth", 50)), int(params.get("width", 128))
+    figs = {x["name"]: x for x in figures(client, params)["figures"]}
+    over = "over 1 layer (" if depth == 1 else f"over {depth} layers ("
+    assert over in figs["gradient"]["summary"]
+    count = "The one singular value" if width == 1 else f"All {width} singular values"
+    assert figs["spectrum"]["summary"].startswith(count)
     f = {x["name"]: x for x in figures(client, params)["figures"]}
     for name, run in b["runs"].items():
         ratio = run["log10_ratio"]
@@ -151,7 +161,11 @@ def test_captions_state_the_numbers(client, params):
             assert "rank-deficient" in part and power(run["log10_spread"]) in part
         else:
             assert power(run["log10_spread"]) in part
-            assert ("close to dynamical isometry" in part) == (run["log10_spread"] <= 1)
+            logs = run["log10_singular_values"]
+            near_one = max(abs(v) for v in logs) <= np.log10(2.0)  # all within a factor 2 of 1
+            assert ("close to dynamical isometry" in part) == near_one
+            narrow = not near_one and run["log10_spread"] <= 1
+            assert ("a narrow spectrum, but not isometry" in part) == narrow
     if params.get("tied"):
         assert "tied" in f["gradient"]["summary"]
 

@@ -114,20 +114,19 @@ def gradient_figure(view: dict) -> Figure:
         shape, note = hline(config["clip_threshold"], GREY, "clip threshold")
         note["y"] = math.log10(config["clip_threshold"])  # a log axis places notes in log10
         extra = {"shapes": [shape], "annotations": [note]}
-    values = [v for v in before + after if v is not None]
-    if config["clip"] == "norm":
-        values.append(config["clip_threshold"])
+    norms = [v for v in before + after if v is not None]
+    shown = norms + ([config["clip_threshold"]] if config["clip"] == "norm" else [])
     lay = layout(
         "Gradient norm per step", {"title": {"text": "step"}},
-        log_axis("\u2016\u2207L\u2016", values), **extra,
+        log_axis("\u2016\u2207L\u2016", shown), **extra,
     )  # fmt: skip
     summary = (
         f"Clipping ({config['clip']}) fired at {len(fired)} of {len(steps)} steps."
         if config["clip"] != "none"
         else f"No clipping; {len(steps)} steps."
     )
-    if values:
-        summary += f" The gradient norm ranged from {min(values):.3g} to {max(values):.3g}."
+    if norms:  # before and after clipping; the threshold is only drawn
+        summary += f" The gradient norm ranged from {min(norms):.3g} to {max(norms):.3g}."
     return figure("Gradient norm per step", summary, data, lay)
 
 

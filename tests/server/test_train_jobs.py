@@ -237,6 +237,8 @@ def test_the_figures_draw_the_jobs_numbers_and_say_them(client):
     fired = sum(result["records"]["clipped"])
     assert fired > 0  # the threshold is low enough that clipping fires
     assert figs["gradient"]["summary"].startswith(f"Clipping (norm) fired at {fired} of 30 steps")
+    norms = [v for v in result["records"]["grad_norm"] + result["records"]["clipped_norm"] if v]
+    assert f"ranged from {min(norms):.3g} to {max(norms):.3g}." in figs["gradient"]["summary"]
     marks = figs["gradient"]["figure"]["data"][2]
     assert len(marks["x"]) == fired
     profile = figs["profile"]["figure"]["data"]
@@ -281,3 +283,18 @@ def test_a_job_whose_executor_cannot_start_it_fails_with_the_reason():
         end = events_of(c, job_id)[-1]
         assert end[1] == "failure" and "could not start" in end[2]["message"]
         assert c.post("/api/v1/train", json={**SMALL, "seed": 8}).status_code == 202
+
+
+def test_the_gradient_caption_ranges_over_the_norms_not_the_threshold():
+    """The clipping threshold is drawn on the axis but is not a measured norm."""
+    from bpttlab.server.figures.training import gradient_figure
+
+    view = {
+        "config": {"clip": "norm", "clip_threshold": 1.0}, "steps": 1,
+        "records": {"step": [0], "grad_norm": [0.293], "clipped_norm": [0.293],
+                    "clipped": [False]},
+    }  # fmt: skip
+    summary = gradient_figure(view)["summary"]
+    assert summary == (
+        "Clipping (norm) fired at 0 of 1 steps. The gradient norm ranged from 0.293 to 0.293."
+    )

@@ -43,6 +43,11 @@ def training_figures(view: dict[str, Any]) -> dict[str, Figure]:
     return figs
 
 
+def _mode(steps: list[int]) -> str:
+    """Lines, with markers while there are too few steps for a line to be seen."""
+    return "lines" if len(steps) > 2 else "lines+markers"
+
+
 def _steps(view: dict) -> list[int]:
     return view["records"].get("step", [])
 
@@ -52,11 +57,14 @@ def loss_figure(view: dict) -> Figure:
     task's chance / memoryless levels."""
     rec, steps = view["records"], _steps(view)
     regression = view["chance_accuracy"] is None
-    data = [line(steps, rec.get("loss", []), "loss (batch)", BLUE)]
+    data = [line(steps, rec.get("loss", []), "loss (batch)", BLUE, mode=_mode(steps))]
     lines = [hline(view["baseline_loss"], GREY, f"memoryless baseline {view['baseline_loss']:.3g}")]
     extra: dict[str, Any] = {}
     if not regression:
-        data.append(line(steps, rec.get("accuracy", []), "accuracy (batch)", ORANGE, yaxis="y2"))
+        data.append(
+            line(steps, rec.get("accuracy", []), "accuracy (batch)", ORANGE, yaxis="y2",
+                 mode=_mode(steps))
+        )  # fmt: skip
         extra["yaxis2"] = {"title": {"text": "accuracy"}, "overlaying": "y", "side": "right",
                            "range": [0, 1.02], "showgrid": False, "automargin": True,
                            "tickvals": [0, 0.25, 0.5, 0.75, 1]}  # fmt: skip
@@ -103,8 +111,8 @@ def gradient_figure(view: dict) -> Figure:
     fired = [s for s, c in zip(steps, rec.get("clipped", []), strict=True) if c]
     at = dict(zip(steps, before, strict=True))
     data = [
-        line(steps, before, "before clipping", BLUE),
-        line(steps, after, "after clipping", ORANGE, dash="dot"),
+        line(steps, before, "before clipping", BLUE, mode=_mode(steps)),
+        line(steps, after, "after clipping", ORANGE, dash="dot", mode=_mode(steps)),
         {"type": "scatter", "mode": "markers", "x": fired, "y": [at[s] for s in fired],
          "name": "clipping fired", "marker": {"color": VERMILLION, "symbol": "x", "size": 7}},
     ]  # fmt: skip

@@ -229,6 +229,7 @@ def test_the_figures_draw_the_jobs_numbers_and_say_them(client):
     assert set(figs) == {"loss", "gradient", "profile"}
     loss = figs["loss"]["figure"]
     assert loss["data"][0]["y"] == result["records"]["loss"]
+    assert loss["data"][0]["mode"] == "lines"
     assert loss["data"][1]["y"] == result["records"]["accuracy"]
     levels = sorted(s["y0"] for s in loss["layout"]["shapes"])
     assert levels == pytest.approx(sorted([math.log(config["symbols"]), 1 / config["symbols"]]))
@@ -294,7 +295,9 @@ def test_the_gradient_caption_ranges_over_the_norms_not_the_threshold():
         "records": {"step": [0], "grad_norm": [0.293], "clipped_norm": [0.293],
                     "clipped": [False]},
     }  # fmt: skip
-    summary = gradient_figure(view)["summary"]
+    fig = gradient_figure(view)
+    summary = fig["summary"]
+    assert fig["figure"]["data"][0]["mode"] == "lines+markers"  # one step: a line is not seen
     assert summary == (
         "Clipping (norm) fired at 0 of 1 steps. The gradient norm ranged from 0.293 to 0.293."
     )

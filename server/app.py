@@ -14,6 +14,8 @@ from . import (
     errors,
     interop,
     limits,
+    model_api,
+    model_page,
     pages,
     train_api,
     train_page,
@@ -58,8 +60,10 @@ def create_app(settings: Settings | None = None, views: Registry | None = None) 
     app.include_router(api.router(views), responses=errors.RESPONSES)
     app.include_router(interop.router, responses=errors.RESPONSES)
     app.include_router(train_api.router, responses=errors.RESPONSES)
+    app.include_router(model_api.router, responses=errors.RESPONSES)  # MODELWEB: your model
     app.include_router(pages.router(views))
     app.include_router(train_page.router)
+    app.include_router(model_page.router)  # MODELWEB: /model
     app.include_router(embed.router)
     app.include_router(downloads.router(views))
     app.mount("/vendor", pages.VendorFiles(directory=settings.static_dir / "vendor"), name="vendor")

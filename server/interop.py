@@ -3,7 +3,8 @@
 ``POST /api/v1/gradient-flow`` takes the query's fields as JSON plus ``weights``, tensors
 under PyTorch's state_dict names; ``GET /api/v1/gradient-flow/pytorch`` returns a script
 that rebuilds the configuration in PyTorch and checks BPTT Lab's numbers with autograd.
-Bodies over MAX_BODY_BYTES are refused (413) before they are read whole.
+Bodies over MAX_BODY_BYTES are refused (413) without being kept: the rest is read and dropped
+(up to model_api.DRAIN_FACTOR times the limit) so that the client receives the 413.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..engine.network_maps import network_maps
 from . import serialize, torch_script
 from .compute import check_cost, in_slot, run_gradient_flow, run_network
 from .errors import error_item, error_response
+from .model_api import DRAIN_FACTOR, drain
 from .responses import CacheableRoute, cached_response
 from .schemas import (
     MAX_BODY_BYTES,
@@ -54,13 +56,17 @@ class _BoundedBody(CacheableRoute):
 
         async def bounded(request: Request) -> Response:
             if request.method in ("POST", "PUT", "PATCH"):
+                # a refused body is drained first, so that the client receives the 413
                 declared = request.headers.get("content-length", "")
+                cap, stream = DRAIN_FACTOR * MAX_BODY_BYTES, request.stream()
                 if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                    await drain(stream, 0, cap)
                     return _too_large()
                 chunks, size = [], 0
-                async for chunk in request.stream():
+                async for chunk in stream:
                     size += len(chunk)
                     if size > MAX_BODY_BYTES:
+                        await drain(stream, size, cap)
                         return _too_large()
                     chunks.append(chunk)
                 request._body = b"".join(chunks)  # what request.body() returns from now on

@@ -20,6 +20,10 @@ each worker before NumPy loads) by default, ``DaskExecutor`` when ``dask_schedul
 Dask distributed scheduler (``BPTTLAB_DASK_SCHEDULER=tcp://host:8786``): the same function
 runs on the cluster's workers, which need bpttlab installed.
 
+The same manager runs the analyses of uploaded models (server/model_api.py): a second
+instance made with that work's ``run`` function (server/model_worker.py), its own ``Policy``
+(``model_workers``, ``model_queue``, ...) and the local pool always.
+
 Jobs live in the memory of the server process that took them: with several server worker
 processes (``workers`` > 1), a job's later requests may reach another process, which does not
 know it (404). Run the training API with one server process (the jobs themselves still run
@@ -34,6 +38,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -48,8 +53,25 @@ class QueueFull(Exception):
     """Every worker is busy and the queue is full; ``retry_after`` in seconds."""
 
     def __init__(self, retry_after: int):
-        super().__init__("the training queue is full")
+        super().__init__("the queue is full")
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The bounds of one kind of job: workers at once, queued beyond them, the wall seconds
+    of one job (its retry hint), the grace of a job nobody asks for, results kept."""
+
+    workers: int
+    queue: int
+    max_seconds: float
+    grace: float
+    cache: int
+
+    @classmethod
+    def training(cls, s) -> Policy:
+        return cls(s.train_workers, s.train_queue, s.train_max_seconds, s.train_grace,
+                   s.train_cache)  # fmt: skip
 
 
 @dataclass
@@ -77,7 +99,7 @@ class Job:
 
     def state(self) -> dict:
         """What GET /api/v1/train/{id} answers (the result once ended)."""
-        progress = next((e for e in reversed(self.events) if e["type"] == "progress"), None)
+        progress = next((e for e in reversed(self.events) if e["type"] == "progress"), {})
         return {
             "id": self.id,
             "status": self.status,
@@ -85,10 +107,10 @@ class Job:
             "reason": self.reason,
             "created": self.created,
             "elapsed": None if self.started is None else (self.ended or time.time()) - self.started,
-            "step": None if progress is None else progress["step"],
-            "steps": None if progress is None else progress["steps"],
-            "run": None if progress is None else progress["run"],
-            "runs": None if progress is None else progress["runs"],
+            "step": progress.get("step"),
+            "steps": progress.get("steps"),
+            "run": progress.get("run"),
+            "runs": progress.get("runs"),
             "events": len(self.events),
             "request": self.request,
             "result": self.result,
@@ -145,8 +167,9 @@ class LocalExecutor:
     """A pool of spawned worker processes with BLAS pinned to one thread; events through a
     multiprocessing manager's queue, the cancel flag through its event."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, run: Callable = train_worker.run_job):
         context = multiprocessing.get_context("spawn")
+        self.run = run  # run(request, channel), a module-level function (it is pickled)
         self.manager = context.Manager()
         self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=train_worker.pin_blas
@@ -154,9 +177,7 @@ class LocalExecutor:
 
     def start(self, job: Job, on_event) -> Any:
         queue, cancel = self.manager.Queue(), self.manager.Event()
-        future = self.pool.submit(
-            train_worker.run_job, job.request, train_worker.QueueChannel(queue, cancel)
-        )
+        future = self.pool.submit(self.run, job.request, train_worker.QueueChannel(queue, cancel))
         _follow(job, queue, future, on_event)
         return cancel
 
@@ -240,10 +261,18 @@ def _failure(future) -> str | None:
 
 
 class JobManager:
-    """The jobs of one server process (see the module)."""
+    """The jobs of one server process (see the module). policy : the bounds (the training
+    settings' by default); run : the worker function, run(request, channel) (training's by
+    default; any other always runs in the local pool); key : request -> its cache key."""
 
-    def __init__(self, settings, executor: Executor | None = None):
+    def __init__(
+        self, settings, executor: Executor | None = None, *, policy: Policy | None = None,
+        run: Callable | None = None, key: Callable[[dict], str] = job_key,
+    ):  # fmt: skip
         self.settings = settings
+        self.policy = policy or Policy.training(settings)
+        self._run = run
+        self._key = key
         self._executor = executor
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -256,18 +285,19 @@ class JobManager:
     @property
     def executor(self) -> Executor:
         if self._executor is None:
-            s = self.settings
-            self._executor = (
-                DaskExecutor(s.dask_scheduler)
-                if s.dask_scheduler
-                else LocalExecutor(s.train_workers)
-            )
+            s, p = self.settings, self.policy
+            if self._run is not None:
+                self._executor = LocalExecutor(p.workers, self._run)
+            elif s.dask_scheduler:
+                self._executor = DaskExecutor(s.dask_scheduler)
+            else:
+                self._executor = LocalExecutor(p.workers)
         return self._executor
 
     def submit(self, request: dict) -> Job:
         """A job for ``request``: from the cache (ended at once), the live job with the same
         configuration, or a new one (queued). QueueFull if there is no room."""
-        key = job_key(request)
+        key = self._key(request)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -279,9 +309,9 @@ class JobManager:
                 if job.key == key and not job.done:
                     job.last_seen = time.monotonic()
                     return job
-            s = self.settings
-            if self._running >= s.train_workers and len(self._waiting) >= s.train_queue:
-                raise QueueFull(retry_after=max(1, int(s.train_max_seconds // 4)))
+            p = self.policy
+            if self._running >= p.workers and len(self._waiting) >= p.queue:
+                raise QueueFull(retry_after=max(1, int(p.max_seconds // 4)))
             job = self._add(Job(uuid.uuid4().hex, key, request))
             self._waiting.append(job)
         self._dispatch()
@@ -324,7 +354,7 @@ class JobManager:
 
     def _add(self, job: Job) -> Job:
         self._jobs[job.id] = job
-        while len(self._jobs) > 4 * (self.settings.train_queue + self.settings.train_workers) + 64:
+        while len(self._jobs) > 4 * (self.policy.queue + self.policy.workers) + 64:
             old = next(iter(self._jobs.values()))
             if not old.done:
                 break
@@ -334,7 +364,7 @@ class JobManager:
     def _dispatch(self) -> None:
         while True:
             with self._lock:
-                if self._running >= self.settings.train_workers or not self._waiting:
+                if self._running >= self.policy.workers or not self._waiting:
                     return
                 job = self._waiting.popleft()
                 self._running += 1
@@ -372,7 +402,7 @@ class JobManager:
         job.ended = time.time()
         if job.status in ("finished", "diverged") and not job.cached:
             self._cache[job.key] = job.result
-            while len(self._cache) > self.settings.train_cache:
+            while len(self._cache) > self.policy.cache:
                 self._cache.popitem(last=False)
 
     def _watch(self) -> None:
@@ -382,7 +412,7 @@ class JobManager:
             with self._lock:
                 gone = [
                     j.id for j in self._jobs.values()
-                    if not j.done and now - j.last_seen > self.settings.train_grace
+                    if not j.done and now - j.last_seen > self.policy.grace
                 ]  # fmt: skip
             for job_id in gone:
                 self.cancel(job_id, reason="abandoned")

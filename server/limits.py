@@ -368,6 +368,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        jobs = getattr(app.state, "jobs", None)  # training jobs' worker processes, if any ran
-        if jobs is not None:
-            jobs.close()
+        # training jobs' and model analyses' worker processes, if any ran
+        for name in ("jobs", "analyses"):
+            jobs = getattr(app.state, name, None)
+            if jobs is not None:
+                jobs.close()

@@ -73,6 +73,20 @@ class Settings(BaseSettings):
     train_grace: float = Field(15.0, gt=0)
     train_cache: int = Field(64, ge=0)
     dask_scheduler: str = ""
+    # == MODELWEB: your own model (server/model_store.py, server/model_api.py, /model) ==
+    # the largest model (or inputs) file accepted, in bytes (beyond: 413 naming it); the
+    # content-addressed store of uploaded files on disk, bounded in bytes (least recently used
+    # entries evicted) and where it lives (empty: <temp dir>/bpttlab-models-<user>); analysis
+    # jobs at once (worker processes), how many more may wait, the wall-time bound of one,
+    # how long one runs with nobody asking for it, finished analyses kept by request
+    model_max_bytes: int = Field(256 * 2**20, ge=1)
+    model_store_bytes: int = Field(2 * 2**30, ge=1)
+    model_store_dir: str = ""
+    model_workers: int = Field(1, ge=1)
+    model_queue: int = Field(4, ge=0)
+    model_max_seconds: float = Field(600.0, gt=0)
+    model_grace: float = Field(30.0, gt=0)
+    model_cache: int = Field(32, ge=0)
 
     @field_validator("frame_ancestors")
     @classmethod

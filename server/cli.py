@@ -211,6 +211,7 @@ def _analyze_parser(commands) -> None:
     )
     a.add_argument("model", type=Path, help="the state_dict file")
     a.add_argument("--inputs", type=Path, help=".npy inputs, (T, d) or (B, T, d)")
+    a.add_argument("--targets", type=Path, help=".npy integer targets (default: drawn)")
     a.add_argument("--seq-len", type=int, default=100, help="T of drawn inputs (default 100)")
     a.add_argument("--nonlinearity", choices=["tanh", "relu"], help="an nn.RNN's (required)")
     a.add_argument("--loss", choices=["every", "last"], default="every", help="default every")
@@ -228,13 +229,17 @@ def _analyze_parser(commands) -> None:
 def _analyze(args) -> int:
     import json
 
+    import numpy as np
+
     from .model_report import analyze
 
     try:
+        targets = None if args.targets is None else np.load(args.targets, allow_pickle=False)
         result = analyze(
-            args.model, args.inputs, nonlinearity=args.nonlinearity, seq_len=args.seq_len,
-            loss=args.loss, seed=args.seed, mode=args.mode, probes=args.probes,
-            sequence=args.sequence, precision=args.precision, progress=not args.quiet,
+            args.model, args.inputs, targets=targets, nonlinearity=args.nonlinearity,
+            seq_len=args.seq_len, loss=args.loss, seed=args.seed, mode=args.mode,
+            probes=args.probes, sequence=args.sequence, precision=args.precision,
+            progress=not args.quiet,
         )  # fmt: skip
     except (ValueError, OSError) as exc:  # a refused file (ModelFileError), a bad option
         print(f"bpttlab analyze: {exc}", file=sys.stderr)

@@ -135,7 +135,8 @@ def _jacobian_summary(a: ModelAnalysis, q: str, ends) -> str:
         )
     else:
         how = "Exact: the Frobenius norm (solid) and the spectral norm (dotted)."
-    dead = [who for value, last, who in ends if last is None or last < t_len]
+    dead = [f"{who} from l = {(last or 0) + 1} on" for _, last, who in ends
+            if last is None or last < t_len]  # fmt: skip
     live = [(value, who) for value, last, who in ends if last == t_len]
     parts = []
     if live:
@@ -148,7 +149,7 @@ def _jacobian_summary(a: ModelAnalysis, q: str, ends) -> str:
                 f"{power(high[0])} ({high[1]})"
             )
     if dead:
-        parts.append(f"it is exactly zero before l = T in {', '.join(dead)}")
+        parts.append(f"it is exactly zero in {', '.join(dead)}")
     start = (
         f"At l = 0 the Jacobian is the identity (Frobenius norm sqrt(n) = "
         f"{power(0.5 * np.log10(a.config.hidden_size))}, spectral norm 1)"

@@ -16,6 +16,7 @@ it; it is exactly zero (-inf) where both halves are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,23 @@ def union_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _finite_mean(row: np.ndarray) -> float | None:
     live = row[np.isfinite(row)]
     return float(np.mean(live)) if live.size else None
+
+
+@dataclass(frozen=True)
+class LayerMeans:
+    """One direction's layer-time map in three numbers: the mean over t of log10 ||dL/dh_t||
+    at the top layer and at layer 1 (over the steps where it is not zero; None if it is
+    everywhere) and their difference, the decades lost going down the stack."""
+
+    top_mean: float | None
+    bottom_mean: float | None
+    layer_drop: float | None
+
+
+def layer_means(layer_time: np.ndarray) -> LayerMeans:
+    """LayerMeans of one direction's (L, T) map of log10 ||dL/dh_t||."""
+    top, bottom = _finite_mean(layer_time[-1]), _finite_mean(layer_time[0])
+    return LayerMeans(top, bottom, None if top is None or bottom is None else top - bottom)
 
 
 @dataclass(frozen=True)
@@ -95,28 +113,36 @@ def summarize(
     t_len = config.seq_len
     out = {}
     for name, m in influence.items():
-        lt = layer_time[name]
-        top, bottom = _finite_mean(lt[-1]), _finite_mean(lt[0])
-        drop = None if top is None or bottom is None else top - bottom
+        means = layer_means(layer_time[name])
         ahead = _ahead(name, t_len)
         live = int(np.sum(np.isfinite(m) & ahead))
         row, first, last = (t_len - 1, 0, t_len - 1) if name == "forward" else (0, t_len - 1, 0)
         far, near = m[row, first], m[row, last]
         reach = float(far - near) if np.isfinite(far) and np.isfinite(near) else None
         total = t_len * (t_len - 1) // 2
-        out[name] = DirectionSummary(top, bottom, drop, live, total, reach)
+        out[name] = DirectionSummary(
+            means.top_mean, means.bottom_mean, means.layer_drop, live, total, reach
+        )
     return out
 
 
-def network_maps(config: NetworkConfig, problem: NetworkProblem | None = None) -> NetworkMaps:
+def network_maps(
+    config: NetworkConfig, problem: NetworkProblem | None = None, *,
+    stage: Callable[[str], None] | None = None,
+) -> NetworkMaps:  # fmt: skip
     """The network's passes, its influence maps (and their union when bidirectional) and the
-    summary, for ``problem`` (drawn from the seed when None)."""
+    summary, for ``problem`` (drawn from the seed when None). stage(name) is called as each
+    of "passes", "influence" and "terms" begins (a progress report)."""
+    stage = stage or (lambda name: None)
+    stage("passes")
     result = network(config, problem)
+    stage("influence")
     influence = influence_map(config, result.problem.weights, result.trace)
     union = None
     if config.bidirectional:
         union = union_map(*(influence[name] for name in DIRECTION_NAMES))
     directions = summarize(config, result.gradient.layer_time, influence)
     p = result.problem
+    stage("terms")
     terms = terms_map(config, p.weights, result.trace, p.targets)
     return NetworkMaps(result, influence, union, terms, directions)

@@ -34,6 +34,7 @@ Every number says how it was obtained: ``method`` is "exact", "estimate" (with
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,10 +176,13 @@ def estimates(
 def jacobian_estimates(
     config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace, *,
     probes: int = 32, seed: int = 0, precision: str = "float64",
+    each: Callable[[int, int], None] | None = None,
 ) -> dict[str, list[dict[str, JacobianEstimate]]]:  # fmt: skip
     """{direction name: per layer {"h": dh_T/dh_{T-l}, and for the LSTM "h_state":
     dh_T/d(h, c)_{T-l}}} estimated by ``probes`` Gaussian probes (see the module), each
-    (layer, direction) from its own child stream of default_rng(seed)."""
+    (layer, direction) from its own child stream of default_rng(seed). each(done, total) is
+    called before every (layer, direction)'s sweep (a progress report; it may raise to
+    stop)."""
     if probes < 2:
         raise ValueError("probes must be >= 2")
     cell = get_cell(config.cell)
@@ -189,6 +193,8 @@ def jacobian_estimates(
     }
     for k in range(config.num_layers):
         for d in range(config.directions):
+            if each is not None:
+                each(k * config.directions + d, len(streams))
             v = streams[k * config.directions + d].standard_normal((probes, n))
             params = cell_params(config, weights, k, d)
             h, state = probe_sweep(cell, params, trace.traces[k][d], v, precision=precision)

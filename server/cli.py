@@ -1,5 +1,7 @@
-"""``bpttlab serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--access-log]`` and
-``bpttlab export <view> --query "<query>" [--vary FIELDS] --out DIR [--max-mb 10]``."""
+"""``bpttlab serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--access-log]``,
+``bpttlab export <view> --query "<query>" [--vary FIELDS] --out DIR [--max-mb 10]`` and
+``bpttlab analyze model.safetensors [--inputs x.npy] [--seq-len T] --html report.html
+[--json report.json]``."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from .settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> None:
+    for name in BLAS_THREADS:  # before anything imports NumPy (see run_server)
+        os.environ.setdefault(name, "1")
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="bpttlab", description="BPTT Lab")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
         default=MAX_BYTES / 2**20,
         help="size limit; the grid shrinks to fit (default %(default)g)",
     )
+    _analyze_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "analyze":
+        sys.exit(_analyze(args))
     if args.command == "export":
         sys.exit(_export(args, export))
     if args.command == "serve":
@@ -186,6 +193,66 @@ def _export(args, parser: argparse.ArgumentParser) -> int:
         f"wrote {done.out}: {done.bytes / 2**20:.2f} MB, {done.points} grid points ({grid}); "
         f"open {done.out / 'index.html'}"
     )
+    return 0
+
+
+def _analyze_parser(commands) -> None:
+    a = commands.add_parser(
+        "analyze",
+        help="analyse a trained torch.nn.RNN/LSTM/GRU state_dict; write an HTML report",
+        description=textwrap.fill(
+            "Read a PyTorch state_dict (.safetensors, .npz or .json; nothing is unpickled or "
+            "executed), infer the architecture, run it on the inputs (or drawn ones) and "
+            "write the gradient flow through its layers and steps: an offline HTML report "
+            "(figures, captions, tables) and/or the API's JSON. Exact where the estimated "
+            "cost allows, matrix-free (random probes, with standard errors) beyond.",
+            width=92,
+        ),
+    )
+    a.add_argument("model", type=Path, help="the state_dict file")
+    a.add_argument("--inputs", type=Path, help=".npy inputs, (T, d) or (B, T, d)")
+    a.add_argument("--targets", type=Path, help=".npy integer targets (default: drawn)")
+    a.add_argument("--seq-len", type=int, default=100, help="T of drawn inputs (default 100)")
+    a.add_argument("--nonlinearity", choices=["tanh", "relu"], help="an nn.RNN's (required)")
+    a.add_argument("--loss", choices=["every", "last"], default="every", help="default every")
+    a.add_argument("--seed", type=int, default=0, help="of the drawn inputs/targets/output")
+    a.add_argument("--mode", choices=["auto", "exact", "matrix_free"], default="auto")
+    a.add_argument("--probes", type=int, default=32, help="k of the matrix-free estimates")
+    a.add_argument("--sequence", type=int, default=0, help="which sequence of a batch")
+    a.add_argument("--precision", choices=["float64", "float32"], default="float64",
+                   help="arithmetic of the probes' sweep (default float64)")  # fmt: skip
+    a.add_argument("--html", type=Path, help="write the report here")
+    a.add_argument("--json", type=Path, help="write the API's JSON here")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _analyze(args) -> int:
+    import json
+
+    import numpy as np
+
+    from .model_report import analyze
+
+    try:
+        targets = None if args.targets is None else np.load(args.targets, allow_pickle=False)
+        result = analyze(
+            args.model, args.inputs, targets=targets, nonlinearity=args.nonlinearity,
+            seq_len=args.seq_len, loss=args.loss, seed=args.seed, mode=args.mode,
+            probes=args.probes, sequence=args.sequence, precision=args.precision,
+            progress=not args.quiet,
+        )  # fmt: skip
+    except (ValueError, OSError) as exc:  # a refused file (ModelFileError), a bad option
+        print(f"bpttlab analyze: {exc}", file=sys.stderr)
+        return 2
+    print(repr(result)[len("<bpttlab Analysis: ") : -1])
+    for title, summary in result.captions():
+        print(f"\n{title}\n  {summary}")
+    if args.json:
+        args.json.write_text(json.dumps(result.to_dict(), allow_nan=False))
+        print(f"\nwrote {args.json}")
+    if args.html:
+        result.to_html(args.html)
+        print(f"wrote {args.html} (self-contained: open it in any browser, no network needed)")
     return 0
 
 

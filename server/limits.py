@@ -206,8 +206,7 @@ def _(q: NetworkQuery) -> Cost:
     dirs = 2 if q.bidirectional else 1
     ld, t, n, d = q.num_layers * dirs, q.seq_len, q.hidden_size, q.input_size
     s = g * n
-    value = ld * t * NET_STEP + ld * t**2 * s * ((s + dirs * n) * d + rows * n)
-    value += dirs * t**2 * NET_NORM
+    value = network_cost(q.cell, q.num_layers, dirs, t, n, d)
     size = f"{g}*hidden_size" if g > 1 else "hidden_size"
     return Cost(
         float(value),
@@ -218,6 +217,29 @@ def _(q: NetworkQuery) -> Cost:
         f"{dirs}*{t}^2*{NET_NORM}",
         ("seq_len", "hidden_size", "num_layers", "input_size"),
     )
+
+
+def network_cost(cell: str, num_layers: int, dirs: int, t: int, n: int, d: int) -> float:
+    """/network's cost (the formula above) of a network of these sizes."""
+    c = get_cell(cell)
+    ld, s = num_layers * dirs, c.state_factor * n
+    return float(
+        ld * t * NET_STEP + ld * t**2 * s * ((s + dirs * n) * d + c.gate_rows * n)
+        + dirs * t**2 * NET_NORM
+    )  # fmt: skip
+
+
+def model_exact_cost(config) -> float:
+    """A user's model analysed exactly (engine.model_analysis, mode "exact"): /network's maps
+    and every (layer, direction)'s running Jacobian product, T products of the state size S
+    (about 2 S^3 multiply-adds a step with its norms)."""
+    s = get_cell(config.cell).state_factor * config.hidden_size
+    dirs = config.directions
+    maps = network_cost(
+        config.cell, config.num_layers, dirs, config.seq_len, config.hidden_size,
+        config.input_size,
+    )  # fmt: skip
+    return maps + config.num_layers * dirs * config.seq_len * 2.0 * s**3
 
 
 class OverBudget(Exception):

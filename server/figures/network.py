@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ...engine.network import NetworkConfig
 from ...engine.network_maps import UNION_SLACK, NetworkMaps
 from ..serialize import finite_list
 from .style import LOG10, NORM, Figure, figure, layout, power, sub
@@ -124,7 +125,16 @@ def _word_k(k: int, words: tuple[str, ...] | None) -> str:
 
 def layer_time_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     """(1) log10 ||dL/dh_t|| for every layer (rows, layer 1 at the bottom) and step."""
-    c, lt = m.config, m.result.gradient.layer_time
+    return layer_time_heatmap(m.config, m.result.gradient.layer_time, m.directions, words)
+
+
+def layer_time_heatmap(
+    c: NetworkConfig, lt: dict[str, np.ndarray], means: dict[str, Any],
+    words: tuple[str, ...] | None,
+) -> Figure:  # fmt: skip
+    """The layer-time figure of any network: lt {direction: (L, T) log10 ||dL/dh_t||} and
+    means {direction: anything with top_mean, bottom_mean and layer_drop} (LayerMeans or
+    DirectionSummary), whose numbers the caption states."""
     names = list(lt)
     maps = [(ARROWS[n] if len(names) > 1 else "dL/dh", lt[n]) for n in names]
     x = {"title": {"text": "step t"}, **_steps(c.seq_len, words)}
@@ -143,7 +153,7 @@ def layer_time_figure(m: NetworkMaps, words: tuple[str, ...] | None) -> Figure:
     loss = "at every step" if c.loss == "every" else "at the last step only"
     parts = []
     for n in names:
-        s = m.directions[n]
+        s = means[n]
         who = f"the {DIRECTION_WORDS[n]} direction" if len(names) > 1 else "the network"
         if s.top_mean is None or s.bottom_mean is None:
             parts.append(f"in {who}, dL/dh_t is exactly zero at every step of a layer")

@@ -1,0 +1,173 @@
+"""A user's model through the Python API (bpttlab.analyze) and the command line
+(``bpttlab analyze``): for every cell x num_layers in {1, 2, 3} x bidirectional, a state_dict
+written here in PyTorch's names and shapes (tests/engine/test_model_io.py lists them from
+PyTorch's documentation) gives, in exact mode, the same numbers as POST /api/v1/network with
+those weights, inputs and targets; the JSON the CLI writes is the Python API's to_dict(); the
+matrix-free mode labels every estimate; the HTML report opens offline; bad files exit 2."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+import bpttlab
+from bpttlab.engine.model_io import ModelFileError
+from bpttlab.server import cli
+from bpttlab.server.limits import model_exact_cost
+from bpttlab.server.model_report import choose_mode
+from bpttlab.server.pages import PLOTLY_FILE
+
+from ..engine.test_model_io import state_dict
+from .conftest import strict_json
+
+T, D, N, V = 5, 2, 3, 4
+
+
+def _files(tmp_path, cell, layers, bidi):
+    sd = {f"rnn.{k}": v for k, v in state_dict(cell, layers, bidi, hidden=N, inp=D).items()}
+    rng = np.random.default_rng(11)
+    width = (2 if bidi else 1) * N
+    sd["head.weight"] = rng.uniform(-1, 1, (V, width)).astype(np.float32)
+    sd["head.bias"] = rng.uniform(-1, 1, V).astype(np.float32)
+    path = tmp_path / "m.safetensors"
+    save_file(sd, str(path))
+    x = rng.normal(size=(T, D))
+    targets = rng.integers(0, V, T)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", targets)
+    return path, sd, x, targets
+
+
+def _posted(client, cell, layers, bidi, sd, x, targets):
+    """/network's body for these weights (float32 values widened, as the file's)."""
+    rnn = {k.removeprefix("rnn."): v.astype(float).tolist() for k, v in sd.items() if "rnn." in k}
+    body = {
+        "cell": cell, "num_layers": layers, "bidirectional": bidi, "hidden_size": N,
+        "input_size": D, "seq_len": T, "vocab_size": V, "seed": 0, "loss": "every",
+        "weights": {
+            "rnn": rnn,
+            "output": {
+                "weight": sd["head.weight"].astype(float).tolist(),
+                "bias": sd["head.bias"].astype(float).tolist(),
+            },
+            "inputs": x.tolist(),
+            "targets": [int(t) for t in targets],
+        },
+    }  # fmt: skip
+    if cell == "rnn":
+        body["nonlinearity"] = "relu"
+    r = client.post("/api/v1/network", json=body)
+    assert r.status_code == 200, r.text
+    return strict_json(r.text)
+
+
+def _same_numbers(network, posted):
+    assert network["config"] | {"include": ""} == posted["config"] | {"include": ""}
+    for key in posted:
+        if key != "config":
+            assert network[key] == posted[key], key
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("bidi", [False, True])
+def test_python_api_and_cli_give_networks_numbers(client, tmp_path, cell, layers, bidi):
+    path, sd, x, targets = _files(tmp_path, cell, layers, bidi)
+    nonlin = "relu" if cell == "rnn" else None
+    r = bpttlab.analyze(path, x, targets=targets, nonlinearity=nonlin)
+    assert r.mode == "exact"
+    body = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    posted = _posted(client, cell, layers, bidi, sd, x, targets)
+    _same_numbers(body["network"], posted)
+    assert body["model"]["cell"] == cell and body["model"]["num_layers"] == layers
+    assert body["model"]["bidirectional"] is bidi and body["model"]["output_layer"] == "file"
+    assert body["inputs"] == {"inputs": "given", "targets": "given", "batch": 1, "sequence": 0}
+    assert body["layer_time"]["forward"]["log10"] == posted["layer_time"]["forward"]
+    # the command line: the same JSON, from the same files
+    out = tmp_path / "r.json"
+    argv = ["analyze", str(path), "--inputs", str(tmp_path / "x.npy"), "--targets",
+            str(tmp_path / "t.npy"), "--json", str(out), "--quiet"]  # fmt: skip
+    if nonlin:
+        argv += ["--nonlinearity", nonlin]
+    with pytest.raises(SystemExit) as done:
+        cli.main(argv)
+    assert done.value.code == 0
+    assert strict_json(out.read_text()) == body
+    # a dict of arrays (a state_dict in memory) is the same model
+    arrays = {k: np.asarray(v) for k, v in sd.items()}
+    again = bpttlab.analyze(arrays, x, targets=targets, nonlinearity=nonlin).to_dict()
+    assert json.loads(json.dumps(again))["network"] == body["network"]
+
+
+class FakeTensor:
+    """What _as_array duck-types: a torch tensor's detach().cpu().numpy() (torch itself is not
+    a dependency; the conversion never imports it)."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.a
+
+
+def test_matrix_free_labels_every_estimate_and_the_report_is_offline(tmp_path):
+    path, sd, x, targets = _files(tmp_path, "lstm", 2, True)
+    tensors = {k: FakeTensor(v) for k, v in sd.items()}
+    r = bpttlab.analyze(tensors, x, targets=targets, mode="matrix_free", probes=6)
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["mode"] == "matrix_free" and d["network"] is None and d["probes"] == 6
+    for layers in d["jacobians"].values():
+        for layer in layers:
+            for q in ("h", "h_state"):
+                assert layer[q]["frobenius"]["method"] == "estimate"
+                assert layer[q]["spectral"]["method"] == "lower_bound"
+                assert len(layer[q]["frobenius"]["log10_se"]) == T + 1
+    assert all(s["method"] == "exact" for s in d["layer_time"].values())
+    figures = r.figures()
+    assert [f.layout.title.text.split(" ")[0] for f in figures] == ["Gradient", "Jacobian"]
+    captions = dict(r.captions())
+    assert "Estimated from k = 6 random probes" in captions["Jacobian norms over the distance"]
+    page = r.to_html(tmp_path / "r.html").read_text()
+    # Plotly's bundle is in the page, whole; nothing else is loaded from elsewhere
+    bundle = PLOTLY_FILE.read_text(encoding="utf-8")
+    assert bundle in page
+    rest = page.replace(bundle, "")
+    assert "Plotly.newPlot" in rest and "<script src" not in rest and "<link" not in rest
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", rest)
+    assert "estimate / lower_bound" in page
+
+
+def test_auto_mode_is_exact_within_the_budget_and_matrix_free_beyond(tmp_path):
+    path, sd, x, targets = _files(tmp_path, "gru", 1, False)
+    r = bpttlab.analyze(path, x, targets=targets)
+    cost = model_exact_cost(r.analysis.config)
+    assert choose_mode(r.analysis.config, cost) == "exact"
+    assert choose_mode(r.analysis.config, cost * 0.999) == "matrix_free"
+    small = bpttlab.analyze(path, x, targets=targets, budget=cost * 0.999)
+    assert small.mode == "matrix_free" and small.to_dict()["network"] is None
+
+
+def test_the_cli_refuses_bad_files_with_their_reason(tmp_path, capsys):
+    path, sd, *_ = _files(tmp_path, "gru", 1, False)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(path.read_bytes()[:-7])  # truncated
+    for argv, words in [
+        (["analyze", str(bad)], "bad.safetensors"),
+        (["analyze", str(tmp_path / "none.safetensors")], "No such file"),
+        (["analyze", str(path), "--nonlinearity", "relu"], "nonlinearity applies to nn.RNN"),
+    ]:
+        with pytest.raises(SystemExit) as done:
+            cli.main([*argv, "--quiet"])
+        assert done.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("bpttlab analyze: ") and words in err, err
+    with pytest.raises(ModelFileError):
+        bpttlab.analyze(bad)

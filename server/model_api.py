@@ -54,6 +54,7 @@ from ..engine.network import LOSSES, MAX_LAYERS, NetworkConfig
 from . import model_worker
 from .errors import ErrorBody, error_item, error_response
 from .jobs import Job, JobManager, Policy, QueueFull
+from .model_report import choose_mode
 from .model_store import Entry, ModelStore, Upload
 from .serialize import JSONResponse
 
@@ -412,6 +413,7 @@ class AnalysisBody(BaseModel):
     inputs: str | None = Field(None, pattern="^[0-9a-f]{64}$")
     sequence: int = Field(0, ge=0, lt=MAX_BATCH)
     probes: int = Field(32, ge=1, le=MAX_PROBES)
+    probe_seed: int = Field(0, ge=0, le=2**32 - 1, description="The probes' seed (matrix_free)")
     mode: Literal["auto", "exact", "matrix_free"] = "auto"
 
 
@@ -462,8 +464,6 @@ def _plan(sha: str, body: AnalysisBody, model: Entry, store: ModelStore, setting
         num_layers=summary["num_layers"], bidirectional=summary["bidirectional"],
         loss=body.loss, vocab_size=summary["vocab_size"], seed=body.seed,
     )  # fmt: skip
-    from .model_report import choose_mode  # the lead's (lands with engine.model_analysis)
-
     fits = choose_mode(config, settings.cost_budget)
     mode = fits if body.mode == "auto" else body.mode
     if mode == "exact" and fits != "exact":
@@ -478,7 +478,8 @@ def _plan(sha: str, body: AnalysisBody, model: Entry, store: ModelStore, setting
             "inputs": None if inputs is None else inputs.sha256,
             "inputs_path": None if inputs is None else str(inputs.path),
             "nonlinearity": nonlinearity, "seq_len": seq_len, "loss": body.loss,
-            "seed": body.seed, "sequence": body.sequence, "probes": body.probes, "mode": mode,
+            "seed": body.seed, "sequence": body.sequence, "probes": body.probes,
+            "probe_seed": body.probe_seed, "mode": mode,
         },
         "max_seconds": settings.model_max_seconds,
     }  # fmt: skip
@@ -490,7 +491,7 @@ def _public(job: Job) -> dict:
     progress = next((e for e in reversed(job.events) if e["type"] == "progress"), {})
     base = f"/api/v1/models/{c['model']}/analysis/{job.id}"
     params = {k: c[k] for k in ("inputs", "nonlinearity", "seq_len", "loss", "seed",
-                                "sequence", "probes", "mode")}  # fmt: skip
+                                "sequence", "probes", "probe_seed", "mode")}  # fmt: skip
     return {
         "id": job.id,
         "status": job.status,

@@ -8,7 +8,8 @@ in order (the channel of server/train_worker.py):
 
     {"type": "started", "worker": {pid, blas_threads, pinned_before_numpy}}
     {"type": "progress", "stage": words, "fraction": 0..1, "elapsed": seconds}
-    {"type": "result", "status": "finished", "result": {"payload", "figures", "mode"}}
+    {"type": "result", "status": "finished", "result": {status, payload, figures, mode,
+                                                          mode_line}}
     {"type": "result", "status": "cancelled" | "timeout", "result": None}
     {"type": "failure", "message": ...}
 
@@ -28,8 +29,8 @@ REPORT_SECONDS = 0.2
 
 def run_analysis(request: dict, channel: Channel) -> str:
     """Analyse ``request`` = {"config": {model_path, model_format, inputs_path or None,
-    nonlinearity, seq_len, loss, seed, sequence, probes, mode}, "max_seconds": the wall-time
-    bound}. Returns the final status."""
+    nonlinearity, seq_len, loss, seed, sequence, probes, probe_seed, mode}, "max_seconds":
+    the wall-time bound}. Returns the final status."""
     try:
         return _run(request, channel)
     except Exception as e:  # reported, not raised: the server shows it as the job's end
@@ -66,20 +67,47 @@ def _run(request: dict, channel: Channel) -> str:
     report("reading the model", 0.0)
     try:
         analysis = analyze_model(
-            model, inputs, mode=c["mode"], probes=c["probes"], probe_seed=c["seed"],
+            model, inputs, mode=c["mode"], probes=c["probes"], probe_seed=c["probe_seed"],
             sequence=c["sequence"], progress=report, cancelled=cancelled,
         )  # fmt: skip
     except AnalysisCancelled:
         status = "timeout" if timed_out else "cancelled"
         channel.put({"type": "result", "status": status, "result": None})
         return status
+    payload = model_payload(analysis)
     result: dict[str, Any] = {
-        "payload": model_payload(analysis),
+        "status": "finished",  # what a cached result is replayed with (server/jobs.py)
+        "payload": payload,
         "figures": model_figures(analysis),
         "mode": c["mode"],
+        "mode_line": mode_line(payload),
     }
     channel.put({"type": "result", "status": "finished", "result": result})
     return "finished"
+
+
+def mode_line(payload: dict) -> str:
+    """The page's line on how the numbers were obtained, from the methods the payload's
+    numbers carry (engine.probes.Series: exact, estimate, lower_bound)."""
+    jacobians = [j for layers in payload["jacobians"].values() for layer in layers
+                 for j in layer.values()]  # fmt: skip
+    frobenius = {j["frobenius"]["method"] for j in jacobians}
+    spectral = {j["spectral"]["method"] for j in jacobians}
+    gradients = {s["method"] for s in payload["layer_time"].values()}
+    if frobenius | spectral | gradients == {"exact"}:
+        return "Mode: exact. Every number on this page is computed exactly; none is estimated."
+    parts = []
+    if frobenius == {"estimate"}:
+        k = payload["probes"]
+        parts.append(
+            f"the Jacobians' Frobenius norms are estimates from k = {k} random probes, with "
+            "their standard errors"
+        )
+    if spectral == {"lower_bound"}:
+        parts.append("their spectral norms are lower bounds")
+    if gradients == {"exact"}:
+        parts.append("the gradient norms ||dL/dh_t|| are exact")
+    return "Mode: matrix-free (estimated): " + "; ".join(parts) + "."
 
 
 class _Reporter:

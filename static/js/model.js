@@ -148,16 +148,9 @@ async function uploadInputs(file) {
   }
 }
 
-function describeMode(job) {
-  const k = job.request.probes;
-  modeLine.textContent =
-    job.mode === "exact"
-      ? "Mode: exact (every number computed exactly)."
-      : `Mode: matrix-free (the Jacobian norms are estimated with k = ${k} random probes, each with its standard error; the gradients are exact).`;
-  modeLine.hidden = false;
-}
-
 function draw(result) {
+  modeLine.textContent = result.mode_line;
+  modeLine.hidden = false;
   drawAll(figures, result.figures);
   document.body.dataset.drawn = String(Number(document.body.dataset.drawn || 0) + 1);
 }
@@ -218,7 +211,6 @@ async function analyse(event) {
   });
   const b = await r.json();
   if (r.status === 200) {
-    describeMode(b);
     analysisBar.max = 1;
     analysisBar.value = 1;
     draw(b.result);
@@ -235,7 +227,7 @@ async function analyse(event) {
   }
   analyseButton.disabled = true;
   cancelButton.disabled = false;
-  describeMode(b);
+  modeLine.hidden = true;
   analysisStatus.textContent = "Queued: waiting for a worker.";
   follow(b);
 }

@@ -97,6 +97,7 @@ def entries(store) -> list[str]:
 
 
 def upload(client, data, status=201, **params):
+    params = {k: v for k, v in params.items() if v is not None}
     r = client.post(URL, content=data, headers=OCTET, params=params)
     assert r.status_code == status, r.text
     return strict_json(r.text)
@@ -395,3 +396,144 @@ def test_urllib_receives_the_413_of_a_chunked_body_over_the_limit(live, store):
     )  # fmt: skip
     assert status == 413 and "limit of 65536 bytes" in body["message"]
     assert entries(store) == []
+
+
+# -- analyses as jobs --------------------------------------------------------------------------
+
+
+def events_of(client, url):
+    """The SSE stream parsed: [(id, event, data)]."""
+    out, fields = [], {}
+    with client.stream("GET", url) as s:
+        assert s.status_code == 200
+        assert s.headers["content-type"].startswith("text/event-stream")
+        for line in s.iter_lines():
+            if not line:
+                if "data" in fields:
+                    out.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+                fields = {}
+                continue
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(": ")
+            fields[key] = value
+    return out
+
+
+def in_process(data, inputs=None, *, nonlinearity=None, seq_len=100, loss="every", seed=0,
+               mode="exact", probes=32, probe_seed=0, sequence=0):  # fmt: skip
+    """What engine.model_analysis + server.model_report give for the same file, here: the
+    API's result must be these, as JSON."""
+    from bpttlab.engine.model_analysis import analyze_model
+    from bpttlab.engine.model_io import load_model
+    from bpttlab.server.figures.model import model_figures
+    from bpttlab.server.model_report import model_payload
+    from bpttlab.server.serialize import dumps
+
+    model = load_model(data, format="safetensors", nonlinearity=nonlinearity, seq_len=seq_len,
+                       loss=loss, seed=seed)  # fmt: skip
+    a = analyze_model(model, inputs, mode=mode, probes=probes, probe_seed=probe_seed,
+                      sequence=sequence)  # fmt: skip
+    return json.loads(dumps({"payload": model_payload(a), "figures": model_figures(a)}))
+
+
+@pytest.fixture
+def jobs_client(make_client, store):
+    return make_client(model_store_dir=str(store), model_grace=60)
+
+
+@pytest.mark.parametrize(
+    "cell, layers, bidi, body",
+    [
+        ("gru", 2, True, {"seq_len": 7, "seed": 3, "mode": "auto"}),
+        ("rnn", 1, False, {"seq_len": 9, "loss": "last", "mode": "matrix_free", "probes": 5,
+                           "probe_seed": 2, "nonlinearity": "relu"}),
+    ],
+)  # fmt: skip
+def test_an_analysis_job_gives_the_engines_own_numbers(jobs_client, cell, layers, bidi, body):
+    client = jobs_client
+    data = save(state_dict(cell, layers, bidi, hidden=4, inp=3))
+    sha = upload(client, data, nonlinearity="relu" if cell == "rnn" else None)["sha256"]
+    r = client.post(f"{URL}/{sha}/analysis", json=body)
+    assert r.status_code == 202, r.text
+    job = strict_json(r.text)
+    expected_mode = "exact" if body["mode"] == "auto" else body["mode"]
+    assert job["mode"] == expected_mode and job["status"] in ("queued", "running")
+    events = events_of(client, job["events"])
+    kinds = [e for _, e, _ in events]
+    assert kinds[0] == "started" and kinds[-1] == "result" and "progress" in kinds
+    fractions = [d["fraction"] for _, e, d in events if e == "progress"]
+    assert fractions == sorted(fractions) and all(0 <= f <= 1 for f in fractions)
+    last = events[-1][2]
+    assert last["status"] == "finished"
+    params = {k: v for k, v in body.items() if k != "mode"}
+    want = in_process(data, mode=expected_mode, **params)
+    assert last["result"]["payload"] == want["payload"]
+    assert last["result"]["figures"] == want["figures"]
+    assert want["payload"]["mode"] == expected_mode
+    line = last["result"]["mode_line"]
+    if expected_mode == "exact":
+        assert line.startswith("Mode: exact.") and "none is estimated" in line
+    else:
+        assert line.startswith("Mode: matrix-free (estimated)")
+        assert f"k = {body['probes']} random probes" in line and "standard errors" in line
+        assert "spectral norms are lower bounds" in line
+    methods = {
+        (q, norm, j[norm]["method"])
+        for layers in want["payload"]["jacobians"].values()
+        for layer in layers
+        for q, j in layer.items()
+        for norm in ("frobenius", "spectral")
+    }
+    words = {"exact": "exact", "estimate": "estimate", "lower_bound": "lower bound"}
+    assert all(words[m] in line for _, _, m in methods)
+    state = strict_json(client.get(job["state"]).text)
+    assert state["status"] == "finished" and state["result"]["payload"] == want["payload"]
+    # the same request again: from the cache, at once (200)
+    again = client.post(f"{URL}/{sha}/analysis", json=body)
+    assert again.status_code == 200 and strict_json(again.text)["cached"] is True
+    assert strict_json(again.text)["result"]["payload"] == want["payload"]
+
+
+def test_an_analysis_of_uploaded_inputs_uses_them(jobs_client):
+    client = jobs_client
+    data = save(state_dict("lstm", 1, False, hidden=3, inp=2))
+    sha = upload(client, data)["sha256"]
+    x = np.random.default_rng(5).normal(size=(3, 6, 2))
+    r = client.post(f"{URL}/{sha}/inputs", content=npy_bytes(x), headers=OCTET)
+    inputs = strict_json(r.text)["sha256"]
+    r = client.post(f"{URL}/{sha}/analysis", json={"inputs": inputs, "sequence": 1})
+    assert r.status_code == 202, r.text
+    last = events_of(client, strict_json(r.text)["events"])[-1][2]
+    want = in_process(data, x, seq_len=6, sequence=1)
+    assert last["result"]["payload"] == want["payload"]
+    assert want["payload"]["inputs"] == {"inputs": "given", "targets": "drawn", "batch": 3,
+                                         "sequence": 1}  # fmt: skip
+
+
+def test_an_analysis_is_cancelled_on_request(jobs_client):
+    client = jobs_client
+    data = save(state_dict("lstm", 2, True, hidden=96, inp=8))
+    sha = upload(client, data)["sha256"]
+    body = {"seq_len": 1000, "mode": "matrix_free", "probes": 256}
+    job = strict_json(client.post(f"{URL}/{sha}/analysis", json=body).text)
+    deadline = time.monotonic() + 60
+    while strict_json(client.get(job["state"]).text)["stage"] is None:
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.05)
+    r = client.delete(job["state"])
+    assert r.status_code == 200
+    last = events_of(client, job["events"])[-1]
+    assert last[1] == "result" and last[2]["status"] == "cancelled"
+    state = strict_json(client.get(job["state"]).text)
+    assert state["status"] == "cancelled" and state["reason"] == "request"
+    assert state["result"] is None
+
+
+def test_exact_mode_over_the_budget_is_refused_naming_it(make_client, store):
+    client = make_client(model_store_dir=str(store), cost_budget=1e3)
+    sha = upload(client, save(state_dict("gru", hidden=8)))["sha256"]
+    r = client.post(f"{URL}/{sha}/analysis", json={"mode": "exact", "seq_len": 50})
+    assert r.status_code == 422
+    error = strict_json(r.text)["errors"][0]
+    assert error["field"] == "mode" and "budget" in error["message"]

@@ -10,6 +10,7 @@ each half of a bidirectional network sees the whole sequence through the other h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -63,8 +64,9 @@ def influence_by_vectors(
 
 
 def influence_map(
-    config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace
-) -> dict[str, np.ndarray]:
+    config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace,
+    each: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
     """log10 ||dy_t^(d) / dx_k||_2 (spectral norm), exact, for every output step t (rows) and
     input step k (columns), t, k = 1..T, per direction d ("forward", "backward").
 
@@ -81,13 +83,16 @@ def influence_map(
     per step with one log10 scale per column (a column is one input coordinate at one step).
     The sources are taken in chunks of at most CHUNK_BYTES of tangents, so memory stays
     bounded at any T; a step where no column is alive yet is skipped. Cost: T L D VJPs of
-    S covectors per chunk, then L D T products (S, S)(S, T d)."""
+    S covectors per chunk, then L D T products (S, S)(S, T d). each(done, total) is called
+    before every (chunk, layer, direction) sweep (a progress report; it may raise to stop)."""
     cell = get_cell(config.cell)
     n, t_len, d_in = config.hidden_size, config.seq_len, config.input_size
     width = max(config.output_size, d_in)
     most = int(max(1, min(t_len, CHUNK_BYTES // (8 * t_len * width * d_in))))
     chunk = -(-t_len // -(-t_len // most))  # chunks of equal size, at most ``most`` sources
     maps = {DIRECTION_NAMES[d]: np.full((t_len, t_len), -np.inf) for d in range(config.directions)}
+    sweeps = -(-t_len // chunk) * config.num_layers * config.directions
+    done = 0
     for k0 in range(0, t_len, chunk):
         k1 = min(t_len, k0 + chunk)
         x, xs = _source_tangents(t_len, d_in, k0, k1)
@@ -95,6 +100,9 @@ def influence_map(
             y = np.zeros((t_len, config.output_size, x.shape[2]))
             scales = []
             for d in range(config.directions):
+                if each is not None:
+                    each(done, sweeps)
+                done += 1
                 params = cell_params(config, weights, k, d)
                 steps = _step_matrices(cell, params, trace.traces[k][d], t_len)
                 scales.append(_tangent_sweep(*steps, x, xs, y[:, d * n : (d + 1) * n], d))

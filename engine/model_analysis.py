@@ -178,10 +178,11 @@ _EXACT_STAGES = {"passes": (0.0, 0.1), "influence": (0.1, 0.6), "terms": (0.6, 0
 
 
 def _exact(config, problem, report, check):
-    def stage(name: str) -> None:
+    def stage(name: str, fraction: float) -> None:
         check()
+        lo, hi = _EXACT_STAGES[name]
         report({"passes": "forward and backward passes", "influence": "influence maps",
-                "terms": "terms of the double sum"}[name], _EXACT_STAGES[name][0])  # fmt: skip
+                "terms": "terms of the double sum"}[name], lo + (hi - lo) * fraction)  # fmt: skip
 
     maps = network_maps(config, problem, stage=stage)
     r = maps.result

@@ -128,21 +128,24 @@ def summarize(
 
 def network_maps(
     config: NetworkConfig, problem: NetworkProblem | None = None, *,
-    stage: Callable[[str], None] | None = None,
+    stage: Callable[[str, float], None] | None = None,
 ) -> NetworkMaps:  # fmt: skip
     """The network's passes, its influence maps (and their union when bidirectional) and the
-    summary, for ``problem`` (drawn from the seed when None). stage(name) is called as each
-    of "passes", "influence" and "terms" begins (a progress report)."""
-    stage = stage or (lambda name: None)
-    stage("passes")
+    summary, for ``problem`` (drawn from the seed when None). stage(name, fraction) reports
+    progress through "passes", "influence" and "terms" (fraction: of that stage's work done;
+    it may raise to stop)."""
+    stage = stage or (lambda name, fraction: None)
+    stage("passes", 0.0)
     result = network(config, problem)
-    stage("influence")
-    influence = influence_map(config, result.problem.weights, result.trace)
+
+    def part(name: str) -> Callable[[int, int], None]:
+        return lambda done, total: stage(name, done / total)
+
+    influence = influence_map(config, result.problem.weights, result.trace, part("influence"))
     union = None
     if config.bidirectional:
         union = union_map(*(influence[name] for name in DIRECTION_NAMES))
     directions = summarize(config, result.gradient.layer_time, influence)
     p = result.problem
-    stage("terms")
-    terms = terms_map(config, p.weights, result.trace, p.targets)
+    terms = terms_map(config, p.weights, result.trace, p.targets, part("terms"))
     return NetworkMaps(result, influence, union, terms, directions)

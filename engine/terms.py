@@ -25,6 +25,7 @@ each covector with its own log10 scale at every step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,16 +46,16 @@ from .network import (
 
 def terms_map(
     config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace,
-    targets: np.ndarray,
+    targets: np.ndarray, each: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """log10 ||term(t, k)||_F of the first layer's W_hh (see the module), for every loss step t
     (rows, by position 1..T) and source position k (columns), per direction ("forward",
     "backward"): (T, T) each, -inf where the term is exactly zero (every row but the last
     for loss = "last", k > t in a one-layer forward direction, k < t in a one-layer backward
-    one)."""
+    one). each(done, total) is called before every chunk of loss steps (see layer0_terms)."""
     t_len = config.seq_len
     maps: dict[str, np.ndarray] = {}
-    for d, per_loss in enumerate(layer0_terms(config, weights, trace, targets)):
+    for d, per_loss in enumerate(layer0_terms(config, weights, trace, targets, each)):
         out = np.full((t_len, t_len), -np.inf)
         for t, terms in per_loss.items():
             out[t] = _log10_frobenius(terms)
@@ -64,7 +65,7 @@ def terms_map(
 
 def layer0_terms(
     config: NetworkConfig, weights: dict[str, np.ndarray], trace: NetworkTrace,
-    targets: np.ndarray,
+    targets: np.ndarray, each: Callable[[int, int], None] | None = None,
 ) -> list[dict[int, StepTerms]]:  # fmt: skip
     """For each direction of the first layer: {loss step t (0-based position): StepTerms of
     the terms (dL_t/dz_k)(dz_k/dW_hh)^+, rows k by position (0-based)}. The terms of one t
@@ -77,6 +78,8 @@ def layer0_terms(
     chunk = int(max(1, CHUNK_BYTES // per_seed))
     out: list[dict[int, StepTerms]] = [{} for _ in range(config.directions)]
     for start in range(0, len(all_steps), chunk):
+        if each is not None:  # a progress report (it may raise to stop)
+            each(start // chunk, -(-len(all_steps) // chunk))
         steps = all_steps[start : start + chunk]
         m = len(steps)
         seed = np.zeros((m, t_len, config.output_size))

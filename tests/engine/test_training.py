@@ -297,11 +297,12 @@ def test_two_processes_give_the_same_bytes():
     assert outs[0].stdout == outs[1].stdout and len(outs[0].stdout) > 1000
 
 
-def test_a_gru_with_update_bias_3_learns_recall_at_l50_where_a_tanh_rnn_does_not():
-    """Issue 19's claim at the largest length a unit test affords (benchmarks/train.py measures
-    L = 100 and 200, and the default-bias GRU): hidden 32, batch 64, Adam 0.01, 250 steps,
-    seed 0, held-out accuracy. Run in a fresh process with BLAS pinned to one thread, as the
-    training workers run (threaded OpenBLAS makes these small matmuls about 8x slower)."""
+def test_a_gru_with_update_bias_3_learns_recall_at_l100_where_a_tanh_rnn_does_not():
+    """Issue 19's claim: hidden 32, batch 64, Adam 0.01, seed 0, held-out accuracy on 256
+    sequences after a budget of 1000 steps (benchmarks/train.py: the GRU with z +3 solves
+    L = 100 in 825 steps; /train's presets show L = 50). Run in a fresh process with BLAS
+    pinned to one thread, as the training workers run (threaded OpenBLAS makes these small
+    matmuls about 8x slower). About 25 CPU seconds."""
     import subprocess
     import sys
 
@@ -309,14 +310,14 @@ def test_a_gru_with_update_bias_3_learns_recall_at_l50_where_a_tanh_rnn_does_not
         "import os; os.environ['OPENBLAS_NUM_THREADS'] = '1'\n"
         "import json\n"
         "from bpttlab.engine.training import TrainConfig, train\n"
-        "base = dict(task='recall', length=50, hidden_size=32, batch_size=64, steps=250,"
-        " learning_rate=0.01, profile_every=250, eval_size=256)\n"
+        "base = dict(task='recall', length=100, hidden_size=32, batch_size=64, steps=1000,"
+        " learning_rate=0.01, profile_every=1000, eval_size=256)\n"
         "gated = train(TrainConfig(cell='gru', update_bias=3.0, **base)).final.accuracy\n"
         "rnn = train(TrainConfig(cell='rnn', **base)).final.accuracy\n"
         "print(json.dumps([gated, rnn]))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     gated, rnn = json.loads(out.stdout)
-    chance = make_task("recall", 50).chance_accuracy
-    assert gated >= 0.99
-    assert rnn < chance + 0.15
+    chance = make_task("recall", 100).chance_accuracy
+    assert gated >= 0.99  # solved
+    assert rnn < 0.5 and rnn < 2.5 * chance  # not solved: measured 0.24, chance 0.125

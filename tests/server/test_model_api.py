@@ -420,21 +420,15 @@ def events_of(client, url):
     return out
 
 
-def in_process(data, inputs=None, *, nonlinearity=None, seq_len=100, loss="every", seed=0,
-               mode="exact", probes=32, probe_seed=0, sequence=0):  # fmt: skip
-    """What engine.model_analysis + server.model_report give for the same file, here: the
-    API's result must be these, as JSON."""
-    from bpttlab.engine.model_analysis import analyze_model
-    from bpttlab.engine.model_io import load_model
+def in_process(data, inputs=None, **options):
+    """What the Python API (bpttlab.analyze, the notebook's way in) gives for the same file
+    and options, as JSON: the web's result must be exactly this."""
+    import bpttlab
     from bpttlab.server.figures.model import model_figures
-    from bpttlab.server.model_report import model_payload
     from bpttlab.server.serialize import dumps
 
-    model = load_model(data, format="safetensors", nonlinearity=nonlinearity, seq_len=seq_len,
-                       loss=loss, seed=seed)  # fmt: skip
-    a = analyze_model(model, inputs, mode=mode, probes=probes, probe_seed=probe_seed,
-                      sequence=sequence)  # fmt: skip
-    return json.loads(dumps({"payload": model_payload(a), "figures": model_figures(a)}))
+    r = bpttlab.analyze(data, inputs, format="safetensors", **options)
+    return json.loads(dumps({"payload": r.to_dict(), "figures": model_figures(r.analysis)}))
 
 
 @pytest.fixture
@@ -537,3 +531,14 @@ def test_exact_mode_over_the_budget_is_refused_naming_it(make_client, store):
     assert r.status_code == 422
     error = strict_json(r.text)["errors"][0]
     assert error["field"] == "mode" and "budget" in error["message"]
+
+
+def test_an_analysis_past_its_wall_time_ends_as_a_timeout(make_client, store):
+    client = make_client(model_store_dir=str(store), model_max_seconds=1.0)
+    sha = upload(client, save(state_dict("lstm", 2, True, hidden=96, inp=8)))["sha256"]
+    body = {"seq_len": 1000, "mode": "matrix_free", "probes": 256}
+    job = strict_json(client.post(f"{URL}/{sha}/analysis", json=body).text)
+    last = events_of(client, job["events"])[-1]
+    assert last[1] == "result" and last[2]["status"] == "timeout"
+    elapsed = strict_json(client.get(job["state"]).text)["elapsed"]
+    assert 1.0 <= elapsed < 30

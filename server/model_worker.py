@@ -33,6 +33,10 @@ def run_analysis(request: dict, channel: Channel) -> str:
     the wall-time bound}. Returns the final status."""
     try:
         return _run(request, channel)
+    except FileNotFoundError:  # the store evicted the file after the job was queued
+        message = "the server's store no longer has this file (least recently used files are "
+        channel.put({"type": "failure", "message": message + "removed): upload it again"})
+        return "failed"
     except Exception as e:  # reported, not raised: the server shows it as the job's end
         channel.put({"type": "failure", "message": f"{type(e).__name__}: {e}"})
         return "failed"

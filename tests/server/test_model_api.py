@@ -542,3 +542,26 @@ def test_an_analysis_past_its_wall_time_ends_as_a_timeout(make_client, store):
     assert last[1] == "result" and last[2]["status"] == "timeout"
     elapsed = strict_json(client.get(job["state"]).text)["elapsed"]
     assert 1.0 <= elapsed < 30
+
+
+def test_a_file_evicted_before_its_analysis_runs_fails_saying_so(jobs_client, store):
+    client = jobs_client
+    sha = upload(client, save(state_dict("gru")))["sha256"]
+    state = client.app.state
+    store_of = state.model_store
+    real_get = store_of.get
+
+    def get_then_evict(sha_, kind="model", touch=True):  # evicted right after it was found
+        entry = real_get(sha_, kind, touch)
+        if entry is not None and kind == "model":
+            store_of.remove(sha_, kind)
+        return entry
+
+    store_of.get = get_then_evict
+    try:
+        job = strict_json(client.post(f"{URL}/{sha}/analysis", json={"seq_len": 5}).text)
+    finally:
+        store_of.get = real_get
+    last = events_of(client, job["events"])[-1]
+    assert last[1] == "failure" and "no longer has this file" in last[2]["message"]
+    assert str(store) not in last[2]["message"]

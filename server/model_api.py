@@ -193,7 +193,7 @@ async def receive(request: Request, store: ModelStore, limit: int) -> Upload | J
     if upload.size == 0:
         upload.discard()
         return _refuse("body", "the body is empty: send the file's bytes", "empty", status=400)
-    upload.close()  # on disk whole: it is read from there
+    upload.flush()  # readable from the file (fsynced in a worker thread, by _on_disk)
     return upload
 
 
@@ -245,6 +245,13 @@ def inputs_meta(path, input_size: int, max_bytes: int) -> dict:
         raise ModelFileError(f"over the limit of {max_bytes} bytes", tensor="inputs")
     x = read_inputs(path, input_size, max_steps=MAX_SEQ_LEN, max_batch=MAX_BATCH)
     return {"kind": "inputs", "bytes": path.stat().st_size, "shape": list(x.shape)}
+
+
+def _on_disk(upload: Upload, read, *args) -> dict:
+    """In a worker thread: fsync the received file (the bytes are on disk before they are
+    read and renamed into the store), then read it."""
+    upload.close()
+    return read(upload.path, *args)
 
 
 def page_url(sha: str, **query: Any) -> str:
@@ -310,25 +317,27 @@ async def upload_model(
         existing = store.get(upload.sha256, "model")
         if existing is not None:
             upload.discard()
-            summary = await _summary(existing, nonlinearity, settings.model_max_bytes)
+            read = partial(_summary, existing, nonlinearity, settings.model_max_bytes)
+            summary = await anyio.to_thread.run_sync(read)
             if isinstance(summary, JSONResponse):
                 return summary
             return JSONResponse(_model_body(existing, summary), status_code=200)
-        read = partial(model_meta, upload.path, fmt, nonlinearity, settings.model_max_bytes)
+        read = partial(_on_disk, upload, model_meta, fmt, nonlinearity, settings.model_max_bytes)
         try:
             meta = await anyio.to_thread.run_sync(read)
         except ModelFileError as e:
             upload.discard()
             return file_error(e, name=upload.path.name)
-        entry = store.commit(upload, "model", meta)
+        entry = await anyio.to_thread.run_sync(store.commit, upload, "model", meta)
     except BaseException:
         upload.discard()
         raise
     return JSONResponse(_model_body(entry), status_code=201)
 
 
-async def _summary(entry: Entry, nonlinearity: str | None, max_bytes: int) -> dict | JSONResponse:
-    """The stored summary, or (an nn.RNN asked with another nonlinearity) a new one."""
+def _summary(entry: Entry, nonlinearity: str | None, max_bytes: int) -> dict | JSONResponse:
+    """The stored summary, or (an nn.RNN asked with another nonlinearity) a new one, read
+    from the file (CPU work: call it from a worker thread)."""
     summary = entry.meta["summary"]
     if summary["cell"] != "rnn" or nonlinearity in (None, summary["nonlinearity"]):
         if summary["cell"] != "rnn" and nonlinearity not in (None, "tanh"):
@@ -336,24 +345,23 @@ async def _summary(entry: Entry, nonlinearity: str | None, max_bytes: int) -> di
             return _refuse("nonlinearity", message, "value_error", {"choices": [None]},
                            nonlinearity)  # fmt: skip
         return summary
-    read = partial(load_model, entry.path, format=entry.meta["format"],
-                   nonlinearity=nonlinearity, max_bytes=max_bytes)  # fmt: skip
     try:
-        return (await anyio.to_thread.run_sync(read)).summary()
+        return load_model(entry.path, format=entry.meta["format"], nonlinearity=nonlinearity,
+                          max_bytes=max_bytes).summary()  # fmt: skip
     except ModelFileError as e:
         return file_error(e)
 
 
 @router.get("/{sha}", summary="An uploaded model's architecture, as inferred from its file",
             responses={404: {"model": ErrorBody, "description": "Not in the store"}})  # fmt: skip
-async def get_model(
+def get_model(
     request: Request, sha: str, store: Store,
     nonlinearity: Annotated[Literal["tanh", "relu"] | None, Query()] = None,
 ) -> Any:  # fmt: skip
     entry = store.get(sha, "model")
     if entry is None:
         return _gone(sha)
-    summary = await _summary(entry, nonlinearity, request.app.state.settings.model_max_bytes)
+    summary = _summary(entry, nonlinearity, request.app.state.settings.model_max_bytes)
     if isinstance(summary, JSONResponse):
         return summary
     return _model_body(entry, summary)
@@ -382,13 +390,13 @@ async def upload_inputs(request: Request, sha: str, store: Store) -> Any:
     upload = received
     try:
         input_size = model.meta["summary"]["input_size"]
-        read = partial(inputs_meta, upload.path, input_size, settings.model_max_bytes)
+        read = partial(_on_disk, upload, inputs_meta, input_size, settings.model_max_bytes)
         try:
             meta = await anyio.to_thread.run_sync(read)
         except ModelFileError as e:
             upload.discard()
             return file_error(e, "inputs", upload.path.name)
-        entry = store.commit(upload, "inputs", meta)
+        entry = await anyio.to_thread.run_sync(store.commit, upload, "inputs", meta)
     except BaseException:
         upload.discard()
         raise

@@ -78,6 +78,11 @@ class Upload:
     def sha256(self) -> str:
         return self._hash.hexdigest()
 
+    def flush(self) -> None:
+        """What was written so far, readable from the file (not yet fsynced)."""
+        if not self._file.closed:
+            self._file.flush()
+
     def close(self) -> None:
         """Flush and fsync: the bytes are on disk before the file is renamed into place."""
         if not self._file.closed:

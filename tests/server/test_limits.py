@@ -222,8 +222,16 @@ def test_no_route_computes_on_the_event_loop(client):
         if inspect.isasyncgenfunction(r.endpoint) or inspect.iscoroutinefunction(r.endpoint)
     }
     # the health check, and a training job's event stream (it reads the job's events list;
-    # the job runs in a worker process)
-    assert on_loop == {"/api/v1/health", "/api/v1/train/{job_id}/events"}
+    # the job runs in a worker process); a model analysis' event stream likewise, and the
+    # uploads of a model and its inputs, which stream the body to a file (hashing each chunk)
+    # and read the file in a worker thread (server/model_api.py)
+    assert on_loop == {
+        "/api/v1/health",
+        "/api/v1/train/{job_id}/events",
+        "/api/v1/models",
+        "/api/v1/models/{sha}/inputs",
+        "/api/v1/models/{sha}/analysis/{job_id}/events",
+    }
 
 
 def test_the_thread_pool_leaves_room_beyond_the_queue(make_client):

@@ -118,3 +118,37 @@ def test_axe_on_a_phone(make_page, tmp_path, axe_js):
     p = make_page(width=390, height=844)
     _analysed(p, gru_file(tmp_path, seed=13))
     assert_no_blocking("/model on a phone", audit(p, axe_js))
+
+
+def test_a_dropped_file_and_uploaded_inputs_are_analysed(make_page, tmp_path):
+    """The drop zone takes a file (a drop event carrying it, as a browser makes one), and an
+    inputs .npy sets T and is the analysis' input: the server says the inputs were given."""
+    p = make_page()
+    page = p.open("/model")
+    data = list(gru_file(tmp_path, seed=14).read_bytes())
+    page.evaluate(
+        """(bytes) => {
+          const dt = new DataTransfer();
+          dt.items.add(new File([new Uint8Array(bytes)], "dropped.safetensors"));
+          const zone = document.getElementById("dropzone");
+          const init = {dataTransfer: dt, bubbles: true, cancelable: true};
+          zone.dispatchEvent(new DragEvent("drop", init));
+        }""",
+        data,
+    )
+    wait_until(page, lambda: "dropped.safetensors: read" in _text(page, "#model-status"), 20,
+               "the dropped file")  # fmt: skip
+    x = np.random.default_rng(3).normal(size=(2, 6, 3))
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, x)
+    page.set_input_files("#inputs-file", str(inputs))
+    wait_until(page, lambda: "B = 2" in _text(page, "#inputs-status"), 20, "the inputs")
+    assert _text(page, "#inputs-status") == "x.npy: B = 2 sequence(s) of T = 6 steps, d = 3."
+    assert page.evaluate("document.getElementById('seq_len').value") == "6"
+    page.fill("#sequence", "1")
+    page.click("#analyse")
+    wait_until(page, lambda: page.evaluate("document.body.dataset.ended") == "true", 60, "end")
+    assert _text(page, "#analysis-status").startswith("Ended: finished")
+    assert "inputs=" in page.url and "sequence=1" in page.url
+    assert _figures(page)[-1] == "figure-jacobians"
+    assert p.errors == [] and p.csp_violations() == []

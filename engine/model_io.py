@@ -32,7 +32,7 @@ import os
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from .network import (
     MAX_LAYERS,
     NetworkConfig,
     NetworkProblem,
-    draw_network_problem,
+    draw_output_and_data,
     parameter_shapes,
 )
 
@@ -314,7 +314,7 @@ class LoadedModel:
         as draw_network_problem draws them when None), targets (drawn likewise when None).
         Returns the problem and {"inputs": "given"|"drawn", "targets": ...}."""
         config = self.config
-        drawn = draw_network_problem(replace(config, num_layers=1))
+        _, drawn_inputs, drawn_targets = draw_output_and_data(config)
         if inputs is not None:
             inputs = np.asarray(inputs, dtype=float)
             if inputs.shape != (config.seq_len, config.input_size):
@@ -338,8 +338,8 @@ class LoadedModel:
         }
         problem = NetworkProblem(
             self.weights,
-            drawn.inputs if inputs is None else inputs,
-            drawn.targets if targets is None else targets,
+            drawn_inputs if inputs is None else inputs,
+            drawn_targets if targets is None else targets,
         )
         return problem, origin
 
@@ -557,7 +557,7 @@ def _map_weights(config, arch, tensors, ignore):
         if engine_name.startswith("output."):
             if arch.output_prefix is None:
                 if drawn is None:
-                    drawn = draw_network_problem(replace(config, num_layers=1)).weights
+                    drawn = draw_output_and_data(config)[0]
                 weights[engine_name], sources[engine_name] = drawn[engine_name], "drawn"
                 continue
             file_name = arch.output_prefix + engine_name[len("output") :]

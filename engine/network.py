@@ -156,9 +156,8 @@ def draw_network_problem(config: NetworkConfig) -> NetworkProblem:
     1/sqrt(n_out)); inputs from N(0, input_scale^2) (or zeros); targets uniform in 0..V-1."""
     cell = get_cell(config.cell)
     options = cell_options(cell, config)
-    n, v = config.hidden_size, config.vocab_size
-    root = np.random.default_rng(config.seed).spawn(len(_STREAMS) + 2 * MAX_LAYERS)
-    streams = dict(zip(_STREAMS, root[: len(_STREAMS)], strict=True))
+    n = config.hidden_size
+    root = _root_streams(config)
     weights: dict[str, np.ndarray] = {}
     for k in range(config.num_layers):
         for d in range(config.directions):
@@ -170,9 +169,27 @@ def draw_network_problem(config: NetworkConfig) -> NetworkProblem:
             )  # fmt: skip
             for kind in PARAM_NAMES:
                 weights[param_name(kind, k, d)] = getattr(p, kind)
+    output, inputs, targets = draw_output_and_data(config)
+    return NetworkProblem(weights | output, inputs, targets)
+
+
+def _root_streams(config: NetworkConfig) -> list[np.random.Generator]:
+    return np.random.default_rng(config.seed).spawn(len(_STREAMS) + 2 * MAX_LAYERS)
+
+
+def draw_output_and_data(
+    config: NetworkConfig,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """({"output.weight", "output.bias"}, inputs, targets) exactly as draw_network_problem
+    draws them (their own child streams), without drawing the recurrent layers: what a
+    model read from a file lacks (engine.model_io)."""
+    v = config.vocab_size
+    streams = dict(zip(_STREAMS, _root_streams(config)[: len(_STREAMS)], strict=True))
     bound = 1.0 / np.sqrt(config.output_size)
-    weights["output.weight"] = streams["output"].uniform(-bound, bound, (v, config.output_size))
-    weights["output.bias"] = streams["output"].uniform(-bound, bound, v)
+    output = {
+        "output.weight": streams["output"].uniform(-bound, bound, (v, config.output_size)),
+        "output.bias": streams["output"].uniform(-bound, bound, v),
+    }
     t_len = config.seq_len
     if config.input == "random":
         inputs = config.input_scale * streams["inputs"].standard_normal((t_len, config.input_size))
@@ -180,7 +197,7 @@ def draw_network_problem(config: NetworkConfig) -> NetworkProblem:
         inputs = np.zeros((t_len, config.input_size))
     count = t_len if config.loss == "every" else 1
     targets = streams["targets"].integers(0, v, size=count)
-    return NetworkProblem(weights, inputs, targets)
+    return output, inputs, targets
 
 
 def check_weights(config: NetworkConfig, weights: dict[str, np.ndarray]) -> None:

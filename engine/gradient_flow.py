@@ -376,7 +376,11 @@ def gradient_flow(
     spec = spectrum(cell.recurrent_weight(p))
     gamma = cell.gamma(options)
     bound = (
-        None if gamma is None else pascanu_log10_bound(gamma, spec.spectral_norm, config.seq_len)
+        None
+        if gamma is None
+        else pascanu_log10_bound(
+            gamma, spec.spectral_norm, config.seq_len, spec.log10_spectral_norm
+        )
     )
     gradient = bptt(cell, p, trace, problem.inputs, target=problem.target)
     gates = cell.gate_activations(trace)
@@ -403,6 +407,8 @@ def gradient_flow(
             else None
         ),
         bound_factors=(
-            None if gamma is None else bound_factors(spec.spectral_norm, trace.log_dphi)
+            None
+            if gamma is None
+            else bound_factors(spec.spectral_norm, trace.log_dphi, spec.log10_spectral_norm)
         ),
     )

@@ -22,6 +22,9 @@ class Spectrum:
     singular_values: np.ndarray
     spectral_radius: float
     spectral_norm: float
+    # log10 sigma_max, exact to rounding even where sigma_max itself is subnormal (a float
+    # there has a few bits: 1e-323 is 2 x 4.9e-324) -- what the bounds use
+    log10_spectral_norm: float = 0.0
 
     @property
     def outside_unit_circle(self) -> int:
@@ -29,22 +32,39 @@ class Spectrum:
         return count_outside_unit_circle(self.eigenvalues)
 
 
+TINY_WEIGHTS = 1e-290  # below this largest |entry|, sigma_max is also taken from w scaled up
+
+
 def spectrum(w: np.ndarray) -> Spectrum:
     """Eigen and singular values of w : (n, n)."""
     eig = np.linalg.eigvals(w)
     eig = eig[np.argsort(-np.abs(eig), kind="stable")]
     sv = np.linalg.svd(w, compute_uv=False)
-    return Spectrum(eig, sv, float(np.abs(eig[0])), float(sv[0]))
+    top = float(np.max(np.abs(w))) if w.size else 0.0
+    if 0.0 < top < TINY_WEIGHTS:  # scaled by a power of 2 (exact) into the normal range
+        e = int(np.frexp(top)[1])
+        log_sigma = e * float(np.log10(2.0)) + float(
+            np.log10(np.linalg.svd(np.ldexp(w, -e), compute_uv=False)[0])
+        )
+    else:
+        with np.errstate(divide="ignore"):
+            log_sigma = float(np.log10(sv[0])) if sv.size else -np.inf
+    return Spectrum(eig, sv, float(np.abs(eig[0])), float(sv[0]), log_sigma)
 
 
-def pascanu_log10_bound(gamma: float, sigma_max: float, seq_len: int) -> np.ndarray:
-    """l * log10(gamma * sigma_max) for l = 0..T : (T + 1,); -inf for l > 0 if sigma_max = 0."""
+def pascanu_log10_bound(
+    gamma: float, sigma_max: float, seq_len: int, log10_sigma: float | None = None
+) -> np.ndarray:
+    """l * log10(gamma * sigma_max) for l = 0..T : (T + 1,); -inf for l > 0 if sigma_max = 0.
+    log10_sigma : Spectrum.log10_spectral_norm, used where sigma_max is below the normal range
+    (a subnormal float is too coarse for the bound)."""
     distance = np.arange(seq_len + 1, dtype=float)
-    if sigma_max == 0.0:
+    if sigma_max == 0.0 and (log10_sigma is None or log10_sigma == -np.inf):
         return np.where(distance == 0, 0.0, -np.inf)
     product = gamma * sigma_max
     if product < np.finfo(float).tiny:  # below the normal range: apart, so it cannot underflow
-        return distance * (np.log10(gamma) + np.log10(sigma_max))
+        log_sigma = np.log10(sigma_max) if log10_sigma is None else log10_sigma
+        return distance * (np.log10(gamma) + log_sigma)
     return distance * np.log10(product)
 
 
@@ -80,11 +100,14 @@ class BoundFactors:
         return float(10.0 ** (self.slope[-1] / t_len))
 
 
-def bound_factors(sigma_max: float, log_dphi: np.ndarray) -> BoundFactors:
-    """The factors of the bound from sigma_max(W_hh) and log_dphi : (T, n), the natural log
-    of phi'(a_t) for t = 1..T (-inf where phi' is exactly 0)."""
+def bound_factors(
+    sigma_max: float, log_dphi: np.ndarray, log10_sigma: float | None = None
+) -> BoundFactors:
+    """The factors of the bound from sigma_max(W_hh) (and its accurate log10, see
+    pascanu_log10_bound) and log_dphi : (T, n), the natural log of phi'(a_t) for t = 1..T
+    (-inf where phi' is exactly 0)."""
     t_len = log_dphi.shape[0]
-    weight = pascanu_log10_bound(1.0, sigma_max, t_len)
+    weight = pascanu_log10_bound(1.0, sigma_max, t_len, log10_sigma)
     tops = np.max(log_dphi, axis=1) / np.log(10.0) if log_dphi.shape[1] else np.zeros(t_len)
     slope = np.concatenate([[0.0], np.cumsum(tops[::-1])])
     median = float(np.exp(np.median(log_dphi))) if log_dphi.size else 1.0

@@ -35,3 +35,33 @@ def test_a_product_of_norm_1e_minus_300_per_step_is_exact_not_zero(n, ih_scale):
     top = np.max(np.abs(w_ih))
     log_sigma = np.log10(top) + np.log10(np.linalg.svd(w_ih / top, compute_uv=False)[0])
     np.testing.assert_allclose(r.input_sensitivity.spectral, log_sigma - 300.0 * l[:5], atol=1e-9)
+
+
+@pytest.mark.parametrize("n,method", [(2, "auto"), (2, "power"), (3, "exact")])
+def test_subnormal_recurrent_weights_give_their_exact_norm_and_stay_under_the_bound(n, method):
+    """A hypothesis example: scale 5e-324 makes W_hh's entries the smallest subnormal (a
+    quantum of 4.9e-324). Folding 1/||P||_F = 1/sqrt(n) into such a factor rounded it away
+    (the profile came out sqrt(2) too large, above Pascanu's bound); and sigma_max itself,
+    as a subnormal float, is too coarse for the bound. Both now come from W_hh scaled by a
+    power of 2. Reference: the SVD of W_hh scaled here, l * log10 ||W_hh||_2 for an identity
+    RNN (phi' = 1)."""
+    config = GradientFlowConfig(
+        nonlinearity="identity", init="gaussian", scale=5e-324, hidden_size=n, seq_len=3
+    )
+    r = gradient_flow(config, method=method)
+    w = r.problem.params.weight_hh
+    assert 0.0 < np.max(np.abs(w)) < 1e-320
+    e = int(np.frexp(np.max(np.abs(w)))[1])
+    scaled = np.ldexp(w, -e)
+    l = np.arange(4)
+    p = np.eye(n)
+    for k in range(1, 4):  # the exact products of the scaled matrix
+        p = p @ scaled
+        np.testing.assert_allclose(
+            r.profile.spectral[k], k * e * np.log10(2) + np.log10(np.linalg.norm(p, 2)), atol=1e-9
+        )
+    b = r.bound_factors
+    np.testing.assert_allclose(
+        b.weight, l * (e * np.log10(2) + np.log10(np.linalg.norm(scaled, 2))), atol=1e-9
+    )
+    assert np.all(r.profile.spectral <= b.weight + b.slope + 1e-9)

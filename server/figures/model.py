@@ -48,7 +48,6 @@ def jacobian_figure(a: ModelAnalysis) -> Figure:
     x = list(range(t_len + 1))
     data: list[dict[str, Any]] = []
     ends = []  # (value at the last live l, that l, who)
-    estimated = False
     for layer in range(a.config.num_layers):
         color = PALETTE[layer % len(PALETTE)]
         for name, layers in a.jacobians.items():
@@ -56,7 +55,6 @@ def jacobian_figure(a: ModelAnalysis) -> Figure:
             who = _who(a, layer, name)
             frob, spec = j.frobenius, j.spectral
             if frob.method == "estimate":
-                estimated = True
                 lo = frob.log10 - SE_BAND * frob.log10_se
                 hi = frob.log10 + SE_BAND * frob.log10_se
                 data.append(_band(x, hi, None, color, who))
@@ -67,7 +65,7 @@ def jacobian_figure(a: ModelAnalysis) -> Figure:
                     "mode": "lines",
                     "x": x,
                     "y": finite_list(frob.log10),
-                    "name": f"{who}: Frobenius" + (" (estimate)" if estimated else ""),
+                    "name": who,
                     "legendgroup": who,
                     "line": {"color": color, "dash": DASHES[name], "width": 2},
                     "hovertemplate": f"{who}, l = %{{x}}: {LOG10} Frobenius = %{{y:.2f}}"
@@ -83,6 +81,7 @@ def jacobian_figure(a: ModelAnalysis) -> Figure:
                     "y": finite_list(spec.log10),
                     "name": f"{who}: spectral" + (" (lower bound)" if bound else ""),
                     "legendgroup": who,
+                    "showlegend": False,
                     "line": {"color": color, "dash": "dot", "width": 1.5},
                     "hovertemplate": f"{who}, l = %{{x}}: {LOG10} spectral"
                     + (" \u2265 " if bound else " = ")
@@ -91,12 +90,15 @@ def jacobian_figure(a: ModelAnalysis) -> Figure:
             )
             last = _last_live(frob.log10)
             ends.append((None if last is None else float(frob.log10[last]), last, who))
-    title = f"Jacobian norms {NORM}{_jacobian_title(q)}{NORM} over the distance l"
+    title = f"{NORM}{_jacobian_title(q)}{NORM} by distance l"
+    rows = len(ends)  # legend entries, one per (layer, direction): at most two a row on a phone
     made = layout(
         title,
         {"title": {"text": "distance l (steps back from T)"}},
         {"title": {"text": f"{LOG10} norm"}},
-        height=420,
+        height=360 + 28 * rows,
+        margin={"l": 56, "r": 12, "t": 40, "b": 100 + 28 * rows},
+        legend={"orientation": "h", "x": 0, "y": -0.42, "yanchor": "top"},
     )
     return figure("Jacobian norms over the distance", _jacobian_summary(a, q, ends), data, made)
 
@@ -126,15 +128,17 @@ def _jacobian_summary(a: ModelAnalysis, q: str, ends) -> str:
     t_len = a.config.seq_len
     what = "||dh_T/d(h, c)_{T-l}||" if q == "h_state" else "||dh_T/dh_{T-l}||"
     some = next(iter(a.jacobians.values()))[0][q]
+    lines = "solid; dashed for the backward direction" if a.config.directions == 2 else "solid"
     if some.frobenius.method == "estimate":
         how = (
-            f"Estimated from k = {some.probes} random probes: the Frobenius norm has a standard "
+            f"Estimated from k = {some.probes} random probes: the Frobenius norm ({lines}) has "
+            "a standard "
             f"error of {float(some.frobenius.log10_se[0]):.2g} decades (shaded: "
             f"\u00b1{SE_BAND:g} standard errors) and the dotted lines are lower bounds of the "
             "spectral norm."
         )
     else:
-        how = "Exact: the Frobenius norm (solid) and the spectral norm (dotted)."
+        how = f"Exact: the Frobenius norm ({lines}) and the spectral norm (dotted)."
     dead = [f"{who} from l = {(last or 0) + 1} on" for _, last, who in ends
             if last is None or last < t_len]  # fmt: skip
     live = [(value, who) for value, last, who in ends if last == t_len]

@@ -28,7 +28,10 @@ def test_the_jacobian_caption_names_the_extremes_at_the_last_distance():
     }
     (lo_k, lo_d), (hi_k, hi_d) = min(ends, key=ends.get), max(ends, key=ends.get)
     text = _caption(a, "jacobians")
-    assert text.startswith("Exact: the Frobenius norm (solid) and the spectral norm (dotted).")
+    assert text.startswith(
+        "Exact: the Frobenius norm (solid; dashed for the backward direction) and the spectral "
+        "norm (dotted)."
+    )
     assert (
         f"ranges from {power(ends[lo_k, lo_d])} (layer {lo_k + 1} {lo_d}) to "
         f"{power(ends[hi_k, hi_d])} (layer {hi_k + 1} {hi_d})"

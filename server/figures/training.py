@@ -168,6 +168,10 @@ def profile_figure(view: dict) -> Figure:
 HOLD_ACCURACY = 0.9  # a run "holds" at L when its held-out accuracy is at least this
 HOLD_MSE_SHARE = 0.1  # ... or (adding) its MSE at most this share of the memoryless baseline
 SYMBOLS = ("circle", "square", "diamond")
+# where cells score the same (all at 1) their markers overlap: each drawn smaller and dashed
+# differently from the one before, so every cell's point stays visible
+SIZES = (12, 8, 5)
+DASHES = ("solid", "dash", "dot")
 
 
 def _lengths(values: list[int]) -> str:
@@ -184,11 +188,11 @@ def _cell_sentence(cell: str, mine: list[dict], key: str, holds) -> str:
     broke = [p["length"] for p in mine if p[key] is None]
     parts = []
     if held and not other and not broke:
-        parts.append(f"holds at every L run ({_lengths(held)})")
+        parts.append(f"holds at every L ({_lengths(held)})")
     elif held:
         parts.append(f"holds at L = {_lengths(held)}")
     else:
-        parts.append("holds at no L run")
+        parts.append("holds at no L")
     if other:
         parts.append(", ".join(f"{p[key]:.3g} at L = {p['length']}" for p in other))
     if broke:
@@ -216,13 +220,14 @@ def sweep_figure(view: dict) -> Figure:
             return v >= HOLD_ACCURACY
 
     data = []
-    for cell, color, symbol in zip(sweep["cells"], PALETTE, SYMBOLS, strict=False):
+    styles = zip(sweep["cells"], PALETTE, SYMBOLS, SIZES, DASHES, strict=False)
+    for cell, color, symbol, size, dash in styles:
         mine = sorted((p for p in points if p["cell"] == cell), key=lambda p: p["length"])
         data.append(
             {"type": "scatter", "mode": "lines+markers", "x": [p["length"] for p in mine],
              "y": [p[key] for p in mine], "name": CELL_NAMES.get(cell, cell),
-             "line": {"color": color, "width": 2},
-             "marker": {"color": color, "symbol": symbol, "size": 8}}
+             "line": {"color": color, "width": 2, "dash": dash},
+             "marker": {"color": color, "symbol": symbol, "size": size}}
         )  # fmt: skip
     note = f"memoryless baseline {level:.3g}" if regression else f"chance {level:.3g}"
     shapes, notes = marked([hline(level, GREY, note)])
@@ -251,7 +256,12 @@ def sweep_figure(view: dict) -> Figure:
         if mine:
             summary += " " + _cell_sentence(cell, mine, key, holds)
     criterion = (
-        f"MSE <= {HOLD_MSE_SHARE * level:.3g}" if regression else f"accuracy >= {HOLD_ACCURACY}"
+        f"MSE of at most {HOLD_MSE_SHARE * level:.3g}"
+        if regression
+        else f"accuracy of at least {HOLD_ACCURACY}"
     )
-    summary += f" Holds: held-out {criterion}; {note}."
+    level_words = (
+        f"the memoryless baseline is {level:.3g}" if regression else f"chance is {level:.3g}"
+    )
+    summary += f" Holding means a held-out {criterion}; {level_words}."
     return figure(lay["title"]["text"], summary, data, lay)

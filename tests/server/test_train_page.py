@@ -176,7 +176,7 @@ def test_the_first_sweep_presets_sentence_is_true_of_its_sweep():
     # the figure's caption says the same of these numbers
     caption = _caption(result)
     assert "RNN holds at L = 10, 20; " + f"{acc['rnn', 50]:.3g} at L = 50." in caption
-    assert "GRU holds at every L run (10, 20, 50)." in caption
+    assert "GRU holds at every L (10, 20, 50)." in caption
 
 
 def test_the_second_sweep_presets_sentence_is_true_of_its_sweep():
@@ -190,7 +190,7 @@ def test_the_second_sweep_presets_sentence_is_true_of_its_sweep():
     # "at L = 50 only the GRU holds"
     assert [c for c in result.cells if acc[c, 50] >= HOLD] == ["gru"]
     caption = _caption(result)
-    assert "GRU holds at every L run (10, 20, 50)." in caption
+    assert "GRU holds at every L (10, 20, 50)." in caption
     assert "LSTM holds at L = 10, 20; " + f"{acc['lstm', 50]:.3g} at L = 50." in caption
 
 

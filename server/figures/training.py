@@ -178,16 +178,16 @@ def _lengths(values: list[int]) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def _cell_sentence(cell: str, mine: list[dict], key: str, holds) -> str:
+def _cell_sentence(cell: str, mine: list[dict], key: str, holds, complete: bool) -> str:
     """What one cell's finished runs show, from their numbers: where it holds, its score
-    elsewhere, where it diverged."""
+    elsewhere, where it diverged ("every L" only once all of its lengths have run)."""
     name = CELL_NAMES.get(cell, cell)
     scored = [p for p in mine if p[key] is not None]
     held = [p["length"] for p in scored if holds(p[key])]
     other = [p for p in scored if not holds(p[key])]
     broke = [p["length"] for p in mine if p[key] is None]
     parts = []
-    if held and not other and not broke:
+    if held and not other and not broke and complete:
         parts.append(f"holds at every L ({_lengths(held)})")
     elif held:
         parts.append(f"holds at L = {_lengths(held)}")
@@ -231,6 +231,9 @@ def sweep_figure(view: dict) -> Figure:
         )  # fmt: skip
     note = f"memoryless baseline {level:.3g}" if regression else f"chance {level:.3g}"
     shapes, notes = marked([hline(level, GREY, note)])
+    # the note under the line at its left end: the short L, where cells score high, not at
+    # the long L, where a collapsed cell's point sits on the line
+    notes[0].update(x=0, xanchor="left", yanchor="top")
     lengths = sorted(sweep["lengths"])
     xaxis: dict[str, Any] = {"title": {"text": "dependency length L"}, "tickmode": "array",
                              "tickvals": lengths}  # fmt: skip
@@ -254,7 +257,8 @@ def sweep_figure(view: dict) -> Figure:
     for cell in sweep["cells"]:
         mine = sorted((p for p in points if p["cell"] == cell), key=lambda p: p["length"])
         if mine:
-            summary += " " + _cell_sentence(cell, mine, key, holds)
+            complete = len(mine) == len(sweep["lengths"])
+            summary += " " + _cell_sentence(cell, mine, key, holds, complete)
     criterion = (
         f"MSE of at most {HOLD_MSE_SHARE * level:.3g}"
         if regression

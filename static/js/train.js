@@ -144,8 +144,9 @@ function follow(id) {
   source.addEventListener("result", (m) => {
     ended = true;
     const e = JSON.parse(m.data);
-    bar.value = bar.max;
-    finish(`Ended: ${e.status}.`);
+    if (e.status === "finished") bar.value = bar.max;
+    const why = e.status === "timeout" ? " (the server's time bound for one job)" : "";
+    finish(`Ended: ${e.status}${why}.`);
   });
   source.addEventListener("failure", (m) => {
     ended = true;

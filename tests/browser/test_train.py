@@ -166,3 +166,19 @@ def test_axe_on_a_finished_sweep(make_page, axe_js, width, height):
     assert _figures(page) == ["figure-sweep"]
     assert_no_blocking(f"/train sweep at {width}x{height}", audit(p, axe_js))
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_the_embed_runs_a_sweep_in_a_narrow_frame_without_the_sites_frame(make_page, axe_js):
+    p = make_page(width=480, height=800)
+    query = sweep_query({**SWEEP, "seed": 7}, SWEEP_CELLS, SWEEP_LENGTHS)
+    page = p.open("/embed/train?" + query)
+    wait_until(page, lambda: page.evaluate("document.body.dataset.ended") == "true", 90, "end")
+    assert page.evaluate("document.querySelector('header.site, footer.site')") is None
+    assert _figures(page) == ["figure-sweep"]
+    assert [[x for x, _ in trace] for trace in _sweep_points(page)] == [[5, 10], [5, 10]]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 480
+    # the settings other than the sweep's are folded away, and kept in the address
+    assert page.evaluate("document.querySelector('details.train-more').open") is False
+    assert page.url.startswith(p.base + "/embed/train?") and "seed=7" in page.url
+    assert_no_blocking("/embed/train sweep", audit(p, axe_js))
+    assert p.errors == [] and p.foreign == [] and p.csp_violations() == []

@@ -380,6 +380,11 @@ def test_the_sweep_figure_of_a_running_sweep_shows_the_runs_ended_so_far():
         "3 of 6 runs finished. RNN holds at L = 10, 20; 0.2 at L = 50. "
         "Holding means a held-out accuracy of at least 0.9; chance is 0.125."
     )
+    # a cell that holds at the lengths run so far is not said to hold "at every L" yet
+    more = training_figures(training_view(_sweep_job([*points, _point("gru", 10, 1.0)])))
+    assert more["sweep"]["summary"].startswith(
+        "4 of 6 runs finished. RNN holds at L = 10, 20; 0.2 at L = 50. GRU holds at L = 10. "
+    )
     chance = [s["y0"] for s in fig["figure"]["layout"]["shapes"]]
     assert chance == [0.125]
     assert fig["figure"]["layout"]["xaxis"]["type"] == "log"  # L spans a factor 5 or more

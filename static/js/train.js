@@ -201,6 +201,10 @@ function switchMode() {
   document.getElementById("sweep-group").hidden = mode() !== "sweep";
 }
 
+// On a phone the settings start folded: the mode, the sweep's fields, Start, then the figures.
+const settingsBox = form.querySelector("details.train-settings");
+if (settingsBox && window.matchMedia("(max-width: 899px)").matches) settingsBox.open = false;
+
 form.addEventListener("submit", start);
 for (const radio of form.querySelectorAll("input[name=mode]")) radio.addEventListener("change", switchMode);
 cancelButton.addEventListener("click", () => {

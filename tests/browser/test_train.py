@@ -182,3 +182,19 @@ def test_the_embed_runs_a_sweep_in_a_narrow_frame_without_the_sites_frame(make_p
     assert page.url.startswith(p.base + "/embed/train?") and "seed=7" in page.url
     assert_no_blocking("/embed/train sweep", audit(p, axe_js))
     assert p.errors == [] and p.foreign == [] and p.csp_violations() == []
+
+
+def test_on_a_phone_the_settings_start_folded_and_the_figure_comes_sooner(make_page):
+    p = make_page(width=390, height=844)
+    page = p.open("/train?" + sweep_query({**SWEEP, "seed": 6}, SWEEP_CELLS, SWEEP_LENGTHS))
+    wait_until(page, lambda: page.evaluate("document.body.dataset.ended") == "true", 90, "end")
+    assert page.evaluate("document.querySelector('details.train-settings').open") is False
+    assert page.evaluate("document.getElementById('steps').checkVisibility()") is False
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # opened, every setting is there with the address's values
+    page.click("details.train-settings > summary")
+    assert page.evaluate("document.getElementById('steps').checkVisibility()") is True
+    assert page.evaluate("document.getElementById('steps').value") == str(SWEEP["steps"])
+    # on a laptop they are shown from the start
+    wide = make_page().open("/train")
+    assert wide.evaluate("document.querySelector('details.train-settings').open") is True

@@ -487,12 +487,14 @@ class SweepResult:
 def sweep(
     config: TrainConfig, cells: Sequence[str], lengths: Sequence[int],
     callback: Callable[[int, int, StepEvent], bool | None] | None = None,
+    on_point: Callable[[int, int, SweepPoint], None] | None = None,
 ) -> SweepResult:  # fmt: skip
     """Train every cell at every length with the rest of ``config`` (the same step budget,
     batch, optimiser and seed) and score each on its held-out batch: the accuracy-vs-L curve.
 
     callback(index, total, event) after every step of every run (index = the run's position);
-    returning False cancels the sweep (the points finished so far are kept)."""
+    returning False cancels the sweep (the points finished so far are kept).
+    on_point(index, total, point) as each run ends with its point (an observer only)."""
     configs = [replace(config, cell=c, length=int(n)) for c in cells for n in lengths]
     points: list[SweepPoint] = []
     for index, c in enumerate(configs):
@@ -518,4 +520,6 @@ def sweep(
                 result.baseline_loss,
             )  # fmt: skip
         )
+        if on_point is not None:
+            on_point(index, len(configs), points[-1])
     return SweepResult(config, tuple(cells), tuple(lengths), tuple(points), "finished")

@@ -120,11 +120,16 @@ class Job:
 def training_view(job: Job) -> dict:
     """What the job's figures are drawn from (server/figures/training.py): its records so far
     as columns (all of them from the result once it has ended), its profiles, the task's
-    chance and memoryless levels, the final evaluation and a sweep's points."""
+    chance and memoryless levels, the final evaluation and a sweep's points (those of its
+    `point` events while it runs, the result's once it has ended)."""
     from ..engine.tasks import make_task
 
     config, result = job.request["config"], job.result
     task = make_task(config["task"], config["length"], config["symbols"])
+    if result is not None:
+        points = result.get("points", [])
+    else:  # a sweep still running: the runs that have ended so far
+        points = [e["point"] for e in job.events if e["type"] == "point"]
     if result is not None and job.request.get("sweep") is None:
         records, profiles = result["records"], result["profiles"]
     else:
@@ -144,7 +149,7 @@ def training_view(job: Job) -> dict:
         "baseline_loss": task.baseline_loss,
         "chance_accuracy": task.chance_accuracy,
         "final": None if result is None else result.get("final"),
-        "sweep_points": [] if result is None else result.get("points", []),
+        "sweep_points": points,
     }
 
 

@@ -23,13 +23,14 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..engine.training import CELLS, MAX_LENGTH, TrainConfig
+from ..engine.training import CELLS, TrainConfig
 from .errors import ErrorBody, error_item, error_response
 from .figures.training import training_figures
 from .jobs import Job, JobManager, QueueFull, training_view
 from .serialize import JSONResponse
 
 MAX_SWEEP_RUNS = 12
+MAX_SWEEP_LENGTHS = 8
 POLL_SECONDS = 0.1
 
 
@@ -50,7 +51,7 @@ class SweepBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     cells: list[str] = Field(min_length=1, max_length=len(CELLS))
-    lengths: list[int] = Field(min_length=1, max_length=8)
+    lengths: list[int] = Field(min_length=1, max_length=MAX_SWEEP_LENGTHS)
 
 
 class TrainBody(ConfigBody):  # type: ignore[misc, valid-type]
@@ -85,19 +86,49 @@ def _request(body: TrainBody, settings) -> dict | JSONResponse:
         return _refuse("steps", f"steps must be <= {limit} on this server", {"le": limit})
     sweep = None
     if body.sweep is not None:
-        for cell in body.sweep.cells:
-            if cell not in CELLS:
-                return _refuse("sweep.cells", f"cells must be among {list(CELLS)}", value=cell)
-        runs = len(body.sweep.cells) * len(body.sweep.lengths)
-        if runs > MAX_SWEEP_RUNS:
-            return _refuse("sweep", f"at most {MAX_SWEEP_RUNS} runs", {"le": MAX_SWEEP_RUNS})
-        for length in body.sweep.lengths:
-            try:
-                TrainConfig(**{**config, "length": length})
-            except ValueError as e:
-                return _refuse("sweep.lengths", str(e), {"le": MAX_LENGTH}, length)
+        problem = sweep_problem(config, body.sweep.cells, body.sweep.lengths)
+        if problem is not None:
+            field, message, limit, value = problem
+            return _refuse("sweep" if field == "sweep" else f"sweep.{field}", message, limit, value)
         sweep = body.sweep.model_dump()
     return {"config": config, "sweep": sweep, "max_seconds": settings.train_max_seconds}
+
+
+def sweep_problem(
+    config: dict, cells: list[str], lengths: list[int]
+) -> tuple[str, str, dict | None, Any] | None:
+    """What is wrong with a sweep of ``cells`` x ``lengths`` on top of ``config`` (a valid
+    TrainConfig's fields), as (field: cells | lengths | sweep, message, limit, value), or None.
+    The API and the /train page say the same."""
+    if not cells:
+        return "cells", "choose at least one cell", {"choices": list(CELLS)}, None
+    if not lengths:
+        return "lengths", "give at least one length", None, None
+    for cell in cells:
+        if cell not in CELLS:
+            return "cells", f"cells must be among {list(CELLS)}", {"choices": list(CELLS)}, cell
+    for i, value in enumerate(cells):
+        if value in cells[:i]:
+            return "cells", f"each cell once: {value} is listed twice", None, value
+    if len(lengths) > MAX_SWEEP_LENGTHS:
+        message = f"at most {MAX_SWEEP_LENGTHS} lengths (here {len(lengths)})"
+        return "lengths", message, {"le": MAX_SWEEP_LENGTHS}, None
+    for i, value in enumerate(lengths):
+        if value in lengths[:i]:
+            return "lengths", f"each length once: {value} is listed twice", None, value
+    runs = len(cells) * len(lengths)
+    if runs > MAX_SWEEP_RUNS:
+        message = (
+            f"at most {MAX_SWEEP_RUNS} runs: {len(cells)} cells x {len(lengths)} lengths = {runs}"
+        )
+        return "sweep", message, {"le": MAX_SWEEP_RUNS}, None
+    for value in lengths:
+        for cell in cells:  # the memory bound depends on the cell's gate rows
+            try:
+                TrainConfig(**{**config, "cell": cell, "length": value})
+            except ValueError as e:
+                return "lengths", f"L = {value}: {e}", _limit(str(e)), value
+    return None
 
 
 def jobs_of(request: Request) -> JobManager:

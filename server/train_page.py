@@ -1,6 +1,10 @@
 """The /train page: the training controls (their state is the URL, so a configuration can be
 shared), Start and Cancel, a progress bar, and the job's figures as they come
 (static/js/train.js follows the job's events and asks /api/v1/train/{id}/figures for them).
+
+Two modes: one run, or a sweep (``mode=sweep&cells=rnn,gru&lengths=10,20,50``: every cell at
+every dependency length with the rest of the configuration, the accuracy-vs-L figure growing
+as the runs end). ``/embed/train`` is the same page without the site's header and footer.
 """
 
 from __future__ import annotations
@@ -144,6 +148,9 @@ GROUPS: tuple[tuple[str, tuple[Control, ...]], ...] = (
     ),
 )
 
+MODES = (("run", "One run"), ("sweep", "Sweep: cells \u00d7 lengths"))
+SWEEP_DEFAULT = {"cells": ("rnn", "lstm", "gru"), "lengths": (10, 20, 50)}
+
 # Each preset is a link; what its sentence says is checked against that configuration's
 # numbers (tests/server/test_train_page.py).
 CLAIM_BASE = {"task": "recall", "length": 50, "hidden_size": 32, "batch_size": 64, "steps": 250,
@@ -154,6 +161,68 @@ PRESETS = (
     ("A tanh RNN of the same size, same data and budget stays below 0.25 held-out accuracy "
      "(chance 0.125)", {**CLAIM_BASE, "cell": "rnn"}),
 )  # fmt: skip
+
+
+# A sweep preset: (sentence, configuration, cells, lengths). 250 steps keep each sweep within
+# seconds; at L = 100 neither gated cell held within 250 steps (the GRU with update bias +3
+# needed about 825: README, "Learning recall live"), so the presets stop at L = 50.
+SWEEP_BASE = {**CLAIM_BASE, "update_bias": 3}
+SWEEP_PRESETS = (
+    ("Sweep, recall at L = 10, 20, 50, 250 steps each: the tanh RNN holds at L = 10 and 20 "
+     "and falls to 0.215 at L = 50 (chance 0.125); the GRU with update bias +3 holds at every L",
+     SWEEP_BASE, ("rnn", "gru"), (10, 20, 50)),
+    ("Sweep with the LSTM too (forget bias +3, input bias -3): it holds at L = 10 and 20 like "
+     "the others, and at L = 50 only the GRU holds within 250 steps",
+     {**SWEEP_BASE, "forget_bias": 3, "input_bias": -3}, ("rnn", "lstm", "gru"), (10, 20, 50)),
+)  # fmt: skip
+
+
+def sweep_query(config: dict, cells, lengths) -> str:
+    """The page's address query for a sweep: the configuration, then mode, cells, lengths."""
+    extra = {"mode": "sweep", "cells": ",".join(cells), "lengths": ",".join(map(str, lengths))}
+    return urlencode({**config, **extra}, safe=",")
+
+
+@dataclass(frozen=True)
+class SweepState:
+    """The sweep's controls as the page shows them: the mode, each cell and whether it is
+    chosen, the lengths as typed, and what is wrong with them (by field: cells, lengths)."""
+
+    mode: str
+    cells: tuple[tuple[str, bool], ...]
+    lengths: str
+    errors: dict[str, str]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def _sweep(query, config: dict[str, Any]) -> SweepState:
+    """mode, cells and lengths from the query, checked as the API checks them."""
+    mode = query.get("mode", "run")
+    errors: dict[str, str] = {}
+    if mode not in dict(MODES):
+        errors["mode"] = f"mode must be one of {[m for m, _ in MODES]}"
+        mode = "run"
+    chosen = SWEEP_DEFAULT["cells"]
+    if "cells" in query:
+        chosen = tuple(c.strip() for c in query["cells"].split(",") if c.strip())
+    text = query.get("lengths", ",".join(map(str, SWEEP_DEFAULT["lengths"])))
+    tokens = [t for t in text.replace(" ", ",").split(",") if t]
+    bad = [t for t in tokens if not t.isdigit()]
+    if bad:
+        errors["lengths"] = f"not a whole number: {bad[0]!r} (give lengths like 10,20,50)"
+    elif mode == "sweep":
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        from .train_api import sweep_problem
+
+        problem = sweep_problem({**defaults, **config}, list(chosen), [int(t) for t in tokens])
+        if problem is not None:
+            field, message = problem[0], problem[1]
+            errors["cells" if field == "cells" else "lengths"] = message
+    cells = tuple((c, c in chosen) for c in CELLS)
+    return SweepState(mode, cells, text, errors)
 
 
 def _values(query) -> tuple[dict[str, Any], list[dict]]:
@@ -177,23 +246,44 @@ def _values(query) -> tuple[dict[str, Any], list[dict]]:
     return values, problems
 
 
-def train_page(request: Request) -> HTMLResponse:
-    values, problems = _values(request.query_params)
+def _context(request: Request, embed: bool) -> dict[str, Any]:
+    query = request.query_params
+    values, problems = _values(query)
+    sweep = _sweep(query, values)
+    if "mode" in sweep.errors:
+        problems.append({"field": "mode", "message": sweep.errors.pop("mode")})
     groups = [
         (legend, [dataclasses.replace(c, value=values.get(c.name, c.default)) for c in controls])
         for legend, controls in GROUPS
     ]
     presets = [(text, "/train?" + urlencode(q)) for text, q in PRESETS]
-    context = {
+    presets += [(text, "/train?" + sweep_query(q, c, n)) for text, q, c, n in SWEEP_PRESETS]
+    # a configuration in the address starts at once; a refused sweep waits for a correction
+    autostart = (sweep.valid and not problems) if sweep.mode == "sweep" else bool(values)
+    return {
         "page": "train",
+        "embed": embed,
         "groups": groups,
         "problems": problems,
         "presets": presets,
-        "autostart": bool(values),
+        "modes": MODES,
+        "sweep": sweep,
+        "autostart": autostart,
     }
+
+
+def train_page(request: Request) -> HTMLResponse:
+    context = _context(request, embed=False)
+    return request.app.state.templates.TemplateResponse(request, "train.html", context)
+
+
+def train_embed(request: Request) -> HTMLResponse:
+    """/embed/train: the same controls and state, compact, without the site's frame."""
+    context = _context(request, embed=True)
     return request.app.state.templates.TemplateResponse(request, "train.html", context)
 
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse,
                    route_class=CacheableRoute)  # fmt: skip
 router.add_api_route("/train", train_page, methods=["GET"])
+router.add_api_route("/embed/train", train_embed, methods=["GET"])

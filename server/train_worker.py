@@ -11,12 +11,19 @@ A job reports through a channel: ``put(event)`` sends a JSON-safe dict to the se
     {"type": "started", "worker": {pid, blas_threads, pinned_before_numpy}}
     {"type": "progress", "run": i, "runs": R, "step": s, "steps": S, "elapsed": seconds,
      "records": {column: [values of the steps since the last progress event]},
-     "first_step": the step of the first of those values, "profiles": [{step, log10_dh}]}
+     "first_step": the step of the first of those values, "profiles": [{step, log10_dh}],
+     "cell", "length": the run's, "job_elapsed": seconds since the job started, "done": the
+     fraction of the job's work done, "left": the expected seconds left (None before any
+     step)}
+    {"type": "point", "run": i, "runs": R, "point": SweepPoint.to_json()}  (a sweep's run
+     ended: its cell, length and held-out score)
     {"type": "result", "status": ..., "result": TrainResult.to_json() or SweepResult.to_json()}
     {"type": "failure", "message": ...}  (a failure; the job ends with status "failed")
 
 Progress is sent at most every REPORT_SECONDS (and at every profile step and the last step),
-and the cancel flag is read at those moments only (a Dask worker asks the scheduler).
+and the cancel flag is read at those moments only (a Dask worker asks the scheduler). A
+sweep's runs differ in cost: ``done`` weighs each run by its sequence length times its cell's
+gate rows (a step's work), so ``left`` does not count a run at L = 100 like one at L = 10.
 """
 
 from __future__ import annotations
@@ -98,17 +105,30 @@ def run_job(request: dict, channel: Channel) -> str:
 
 
 def _run(request: dict, channel: Channel) -> str:
+    from dataclasses import replace
+
+    from ..engine.cells import get_cell
     from ..engine.training import TrainConfig, sweep, train
 
     config = TrainConfig(**request["config"])
     plan = request.get("sweep")
     deadline = time.monotonic() + float(request["max_seconds"])
-    report = _Reporter(channel, deadline)
+    runs = (
+        [config]
+        if plan is None
+        else [replace(config, cell=c, length=n) for c in plan["cells"] for n in plan["lengths"]]
+    )
+    weights = [c.task_spec().seq_len * get_cell(c.cell).gate_rows for c in runs]
+    report = _Reporter(channel, deadline, weights)
     channel.put({"type": "started", "worker": worker_info()})
     if plan is None:
         result = train(config, lambda event: report(0, 1, event))
     else:
-        result = sweep(config, plan["cells"], plan["lengths"], report)
+
+        def point(run: int, total: int, p: Any) -> None:
+            channel.put({"type": "point", "run": run, "runs": total, "point": p.to_json()})
+
+        result = sweep(config, plan["cells"], plan["lengths"], report, point)
     status = "timeout" if report.timed_out else result.status
     channel.put({"type": "result", "status": status, "result": result.to_json()})
     return status
@@ -118,10 +138,18 @@ class _Reporter:
     """The engine's callback: sends the steps since the last report every REPORT_SECONDS,
     at profile steps and at the last step; says stop on cancel or past the deadline."""
 
-    def __init__(self, channel: Channel, deadline: float):
+    def __init__(self, channel: Channel, deadline: float, weights: list[float]):
         self.channel, self.deadline = channel, deadline
         self.last, self.sent, self.run = 0.0, 0, -1
         self.timed_out = False
+        self.start = time.monotonic()
+        self.weights = weights
+
+    def _done(self, run: int, fraction: float) -> float:
+        """The fraction of the job's work done: the runs before ``run``, and ``fraction`` of
+        it, each run weighed by its cost per step."""
+        w = self.weights
+        return (sum(w[:run]) + w[run] * fraction) / sum(w)
 
     def __call__(self, run: int, runs: int, event: Any) -> bool:
         if run != self.run:  # a sweep's next run: its records start again at 0
@@ -136,10 +164,15 @@ class _Reporter:
         first = self.sent
         self.sent = len(event.run.records)
         rows = [r.to_json() for r in records]
+        spent = now - self.start
+        done = self._done(run, event.steps_done / event.steps)
         self.channel.put(
             {
                 "type": "progress", "run": run, "runs": runs, "step": event.steps_done,
                 "steps": event.steps, "elapsed": round(event.elapsed, 3), "first_step": first,
+                "cell": event.run.config.cell, "length": event.run.config.length,
+                "job_elapsed": round(spent, 3), "done": round(done, 4),
+                "left": round(spent / done - spent, 1) if done > 0 else None,
                 "records": {k: [r[k] for r in rows] for k in rows[0]} if rows else {},
                 "profiles": [
                     {"step": r.step, "log10_dh": r.profile_json()}

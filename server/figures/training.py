@@ -165,39 +165,107 @@ def profile_figure(view: dict) -> Figure:
     return figure("Gradient reaching each step", summary, data, lay)
 
 
+HOLD_ACCURACY = 0.9  # a run "holds" at L when its held-out accuracy is at least this
+HOLD_MSE_SHARE = 0.1  # ... or (adding) its MSE at most this share of the memoryless baseline
+SYMBOLS = ("circle", "square", "diamond")
+# where cells score the same (all at 1) their markers overlap: each drawn smaller and dashed
+# differently from the one before, so every cell's point stays visible
+SIZES = (12, 8, 5)
+DASHES = ("solid", "dash", "dot")
+
+
+def _lengths(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _cell_sentence(cell: str, mine: list[dict], key: str, holds, complete: bool) -> str:
+    """What one cell's finished runs show, from their numbers: where it holds, its score
+    elsewhere, where it diverged ("every L" only once all of its lengths have run)."""
+    name = CELL_NAMES.get(cell, cell)
+    scored = [p for p in mine if p[key] is not None]
+    held = [p["length"] for p in scored if holds(p[key])]
+    other = [p for p in scored if not holds(p[key])]
+    broke = [p["length"] for p in mine if p[key] is None]
+    parts = []
+    if held and not other and not broke and complete:
+        parts.append(f"holds at every L ({_lengths(held)})")
+    elif held:
+        parts.append(f"holds at L = {_lengths(held)}")
+    else:
+        parts.append("holds at no L")
+    if other:
+        parts.append(", ".join(f"{p[key]:.3g} at L = {p['length']}" for p in other))
+    if broke:
+        parts.append(f"no score at L = {_lengths(broke)} (diverged)")
+    return f"{name} " + "; ".join(parts) + "."
+
+
 def sweep_figure(view: dict) -> Figure:
-    """Held-out accuracy (or MSE) at the end of each run, against the dependency length."""
+    """Held-out accuracy (or MSE) at the end of each run against the dependency length, one
+    line per cell (points in order of L, drawn as the runs end), the chance level (or the
+    memoryless baseline) drawn. The caption says, per cell, at which L it holds (held-out
+    accuracy >= 0.9, or MSE <= a tenth of the baseline) and its score at the others."""
     sweep, points = view["sweep"], view["sweep_points"]
     regression = view["chance_accuracy"] is None
     key = "mse" if regression else "accuracy"
+    level = view["baseline_loss"] if regression else view["chance_accuracy"]
+    if regression:
+
+        def holds(v: float) -> bool:
+            return v <= HOLD_MSE_SHARE * level
+
+    else:
+
+        def holds(v: float) -> bool:
+            return v >= HOLD_ACCURACY
+
     data = []
-    for cell, color in zip(sweep["cells"], PALETTE, strict=False):
-        mine = [p for p in points if p["cell"] == cell]
+    styles = zip(sweep["cells"], PALETTE, SYMBOLS, SIZES, DASHES, strict=False)
+    for cell, color, symbol, size, dash in styles:
+        mine = sorted((p for p in points if p["cell"] == cell), key=lambda p: p["length"])
         data.append(
             {"type": "scatter", "mode": "lines+markers", "x": [p["length"] for p in mine],
              "y": [p[key] for p in mine], "name": CELL_NAMES.get(cell, cell),
-             "line": {"color": color, "width": 2}}
+             "line": {"color": color, "width": 2, "dash": dash},
+             "marker": {"color": color, "symbol": symbol, "size": size}}
         )  # fmt: skip
-    level = 1.0 / 6.0 if regression else view["chance_accuracy"]
-    shapes, notes = marked([hline(level, GREY, "baseline" if regression else "chance")])
+    note = f"memoryless baseline {level:.3g}" if regression else f"chance {level:.3g}"
+    shapes, notes = marked([hline(level, GREY, note)])
+    # the note under the line at its left end: the short L, where cells score high, not at
+    # the long L, where a collapsed cell's point sits on the line
+    notes[0].update(x=0, xanchor="left", yanchor="top")
+    lengths = sorted(sweep["lengths"])
+    xaxis: dict[str, Any] = {"title": {"text": "dependency length L"}, "tickmode": "array",
+                             "tickvals": lengths}  # fmt: skip
+    if lengths[-1] >= 5 * lengths[0]:  # a wide span of L reads best on a log axis
+        pad = 0.08 * (math.log10(lengths[-1]) - math.log10(lengths[0]))
+        xaxis.update(
+            type="log", range=[math.log10(lengths[0]) - pad, math.log10(lengths[-1]) + pad]
+        )
+    else:
+        pad = 0.08 * max(1, lengths[-1] - lengths[0])
+        xaxis["range"] = [lengths[0] - pad, lengths[-1] + pad]
+    yaxis: dict[str, Any] = {"title": {"text": "held-out " + key}, "rangemode": "tozero"}
+    if not regression:
+        yaxis.update(range=[0, 1.05], tickvals=[0, 0.25, 0.5, 0.75, 1])
     lay = layout(
         "Final accuracy against dependency length" if not regression else "Final MSE against L",
-        {"title": {"text": "dependency length L"}},
-        {"title": {"text": "held-out " + key}, "rangemode": "tozero"},
-        shapes=shapes, annotations=notes,
+        xaxis, yaxis, shapes=shapes, annotations=notes,
     )  # fmt: skip
-    done = len(points)
     total = len(sweep["cells"]) * len(sweep["lengths"])
-    summary = f"{done} of {total} runs finished."
-    scored = [p for p in points if p[key] is not None and not math.isnan(p[key])]
-    if scored:
-        best = (
-            max(scored, key=lambda p: p[key])
-            if not regression
-            else min(scored, key=lambda p: p[key])
-        )
-        summary += (
-            f" Best: {CELL_NAMES.get(best['cell'], best['cell'])} at L = {best['length']} "
-            f"({key} {best[key]:.3g})."
-        )
+    summary = f"{len(points)} of {total} runs finished."
+    for cell in sweep["cells"]:
+        mine = sorted((p for p in points if p["cell"] == cell), key=lambda p: p["length"])
+        if mine:
+            complete = len(mine) == len(sweep["lengths"])
+            summary += " " + _cell_sentence(cell, mine, key, holds, complete)
+    criterion = (
+        f"MSE of at most {HOLD_MSE_SHARE * level:.3g}"
+        if regression
+        else f"accuracy of at least {HOLD_ACCURACY}"
+    )
+    level_words = (
+        f"the memoryless baseline is {level:.3g}" if regression else f"chance is {level:.3g}"
+    )
+    summary += f" Holding means a held-out {criterion}; {level_words}."
     return figure(lay["title"]["text"], summary, data, lay)

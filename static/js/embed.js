@@ -1,7 +1,9 @@
 // An embed tells the page around it how tall its content is, on load, after each redraw and
 // whenever it resizes: {type: "bpttlab:height", height, view}. static/js/embed-host.js, which
 // the host page includes, sets the iframe's height from it.
-const view = document.getElementById("controls").dataset.view;
+// (a view's form is #controls; /embed/train's is #train-form)
+const form = document.getElementById("controls") || document.getElementById("train-form");
+const view = form.dataset.view;
 
 function post() {
   if (window.parent === window) return;

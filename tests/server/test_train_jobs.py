@@ -301,3 +301,129 @@ def test_the_gradient_caption_ranges_over_the_norms_not_the_threshold():
     assert summary == (
         "Clipping (norm) fired at 0 of 1 steps. The gradient norm ranged from 0.293 to 0.293."
     )
+
+
+def test_a_sweeps_points_arrive_as_its_runs_end_and_its_progress_covers_the_whole_sweep():
+    from bpttlab.engine.cells import get_cell
+    from bpttlab.engine.tasks import make_task
+
+    app = create_app(Settings(train_workers=1))
+    plan = {"cells": ["rnn", "gru"], "lengths": [6, 3]}
+    config = {**SMALL, "steps": 12, "seed": 11}
+    with TestClient(app) as c:
+        job = c.post("/api/v1/train", json={**config, "sweep": plan}).json()
+        events = events_of(c, job["id"])
+        figs = c.get(f"/api/v1/train/{job['id']}/figures").json()["figures"]
+    result = events[-1][2]["result"]
+    order = [(cell, n) for cell in plan["cells"] for n in plan["lengths"]]
+    # one point per run, as it ends: after its run's last progress, before the next run's
+    points = [(i, d) for i, (_, k, d) in enumerate(events) if k == "point"]
+    assert [d["run"] for _, d in points] == [0, 1, 2, 3]
+    assert [d["point"] for _, d in points] == result["points"]
+    assert [(d["point"]["cell"], d["point"]["length"]) for _, d in points] == order
+    progress = [(i, d) for i, (_, k, d) in enumerate(events) if k == "progress"]
+    for at, d in points:
+        mine = [i for i, p in progress if p["run"] == d["run"]]
+        later = [i for i, p in progress if p["run"] > d["run"]]
+        assert max(mine) < at and all(at < i for i in later)
+    # each progress event names its run and says how much of the whole sweep is done, each
+    # run weighed by its sequence length times its cell's gate rows
+    weights = [make_task("recall", n, 8).seq_len * get_cell(cell).gate_rows for cell, n in order]
+    for _, p in progress:
+        assert (p["cell"], p["length"]) == order[p["run"]] and p["runs"] == 4
+        want = (sum(weights[: p["run"]]) + weights[p["run"]] * p["step"] / p["steps"]) / sum(
+            weights
+        )
+        assert p["done"] == pytest.approx(want, abs=1e-4)
+        assert p["left"] is None or p["left"] >= 0
+    dones = [p["done"] for _, p in progress]
+    assert dones == sorted(dones) and dones[-1] == 1.0
+    spent = [p["job_elapsed"] for _, p in progress]
+    assert spent == sorted(spent)
+    # the finished sweep's figure: every point, each cell's in order of L
+    data = figs["sweep"]["figure"]["data"]
+    assert [d["name"] for d in data] == ["RNN", "GRU"]
+    for trace, cell in zip(data, plan["cells"], strict=True):
+        mine = sorted((p for p in result["points"] if p["cell"] == cell), key=lambda p: p["length"])
+        assert trace["x"] == [3, 6] and trace["y"] == [p["accuracy"] for p in mine]
+    assert figs["sweep"]["summary"].startswith("4 of 4 runs finished.")
+
+
+def _sweep_job(points, lengths=(10, 20, 50), cells=("rnn", "gru"), task="recall"):
+    from bpttlab.server.jobs import Job
+
+    request = {"config": {**TrainConfig().__dict__, "task": task, "length": 10},
+               "sweep": {"cells": list(cells), "lengths": list(lengths)}}  # fmt: skip
+    job = Job("x", "k", request, status="running")
+    job.events = [{"type": "started"}] + [
+        {"type": "point", "run": i, "runs": len(cells) * len(lengths), "point": p}
+        for i, p in enumerate(points)
+    ]
+    return job
+
+
+def _point(cell, length, accuracy, status="finished", mse=None):
+    return {"cell": cell, "length": length, "status": status, "accuracy": accuracy, "mse": mse,
+            "loss": 1.0, "chance_accuracy": 0.125, "baseline_loss": math.log(8)}  # fmt: skip
+
+
+def test_the_sweep_figure_of_a_running_sweep_shows_the_runs_ended_so_far():
+    from bpttlab.server.figures.training import training_figures
+    from bpttlab.server.jobs import training_view
+
+    points = [_point("rnn", 10, 1.0), _point("rnn", 20, 0.95), _point("rnn", 50, 0.2)]
+    fig = training_figures(training_view(_sweep_job(points)))["sweep"]
+    rnn, gru = fig["figure"]["data"]
+    assert rnn["x"] == [10, 20, 50] and rnn["y"] == [1.0, 0.95, 0.2]
+    assert gru["x"] == [] and gru["y"] == []
+    assert fig["summary"] == (
+        "3 of 6 runs finished. RNN holds at L = 10, 20; 0.2 at L = 50. "
+        "Holding means a held-out accuracy of at least 0.9; chance is 0.125."
+    )
+    # a cell that holds at the lengths run so far is not said to hold "at every L" yet
+    more = training_figures(training_view(_sweep_job([*points, _point("gru", 10, 1.0)])))
+    assert more["sweep"]["summary"].startswith(
+        "4 of 6 runs finished. RNN holds at L = 10, 20; 0.2 at L = 50. GRU holds at L = 10. "
+    )
+    chance = [s["y0"] for s in fig["figure"]["layout"]["shapes"]]
+    assert chance == [0.125]
+    assert fig["figure"]["layout"]["xaxis"]["type"] == "log"  # L spans a factor 5 or more
+
+
+def test_the_sweep_caption_says_where_each_cell_holds_from_its_numbers():
+    from bpttlab.server.figures.training import training_figures
+    from bpttlab.server.jobs import training_view
+
+    points = [
+        _point("rnn", 50, 0.3), _point("rnn", 10, 0.5), _point("rnn", 20, None, "diverged"),
+        _point("gru", 10, 0.9), _point("gru", 20, 1.0), _point("gru", 50, 0.99),
+    ]  # fmt: skip
+    fig = training_figures(training_view(_sweep_job(points)))["sweep"]
+    assert fig["summary"] == (
+        "6 of 6 runs finished. RNN holds at no L; 0.5 at L = 10, 0.3 at L = 50; "
+        "no score at L = 20 (diverged). GRU holds at every L (10, 20, 50). "
+        "Holding means a held-out accuracy of at least 0.9; chance is 0.125."
+    )
+    rnn = fig["figure"]["data"][0]
+    assert rnn["x"] == [10, 20, 50] and rnn["y"] == [0.5, None, 0.3]
+
+
+def test_the_sweep_figure_of_the_adding_task_draws_the_mse_against_its_baseline():
+    from bpttlab.server.figures.training import training_figures
+    from bpttlab.server.jobs import training_view
+
+    def point(cell, length, mse):
+        return {**_point(cell, length, None, mse=mse), "chance_accuracy": None,
+                "baseline_loss": 1 / 6}  # fmt: skip
+
+    points = [point("lstm", 10, 0.01), point("lstm", 20, 0.17)]
+    job = _sweep_job(points, lengths=(10, 20), cells=("lstm",), task="adding")
+    fig = training_figures(training_view(job))["sweep"]
+    assert fig["title"] == "Final MSE against L"
+    assert fig["figure"]["data"][0]["y"] == [0.01, 0.17]
+    assert [s["y0"] for s in fig["figure"]["layout"]["shapes"]] == [pytest.approx(1 / 6)]
+    assert "type" not in fig["figure"]["layout"]["xaxis"]  # 10 to 20: a linear axis
+    assert fig["summary"] == (
+        "2 of 2 runs finished. LSTM holds at L = 10; 0.17 at L = 20. Holding means a held-out "
+        "MSE of at most 0.0167; the memoryless baseline is 0.167."
+    )

@@ -126,30 +126,54 @@ def backward(
     return _gru_backward(cache, w, direct, ws)
 
 
-def _weight_grads(d_in, d_hid, x, h_prev) -> dict[str, np.ndarray]:
+def _rows(x: np.ndarray, n: int, ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
+    """(xh, h): xh (T + 1, B, d + 1 + n) holds [x_{t+1} | 1 | h_t] for t = 0..T (row T's x
+    part zero), h = its (T + 1, B, n) view of the states with h_0 = 0. Every weight gradient
+    is then one product with xh (the column of ones gives the biases' sums), and the input
+    projections with the bias one product with its [x | 1] columns."""
+    t_len, b, d = x.shape
+    xh = ws.empty("xh", (t_len + 1, b, d + 1 + n))
+    xh[:-1, :, :d] = x
+    xh[-1, :, :d] = 0.0
+    xh[:, :, d] = 1.0
+    xh[0, :, d + 1 :] = 0.0
+    return xh, xh[:, :, d + 1 :]
+
+
+def _weight_grads(d_in, d_hid, xh, d: int) -> dict[str, np.ndarray]:
     """Sums over steps and sequences: dW_ih = sum d_in x^T, dW_hh = sum d_hid h_{t-1}^T, the
-    biases the sums of d_in and d_hid. d_in, d_hid : (T, B, G n); x : (T, B, d);
-    h_prev : (T, B, n). One matmul over all T B rows each (``d_hid is d_in`` for the RNN and
-    the LSTM, whose two biases then share one sum)."""
-    rows = d_in.shape[-1]
+    biases the sums of d_in and d_hid. d_in, d_hid : (T, B, G n); xh : _rows's, d the input
+    size. One product
+    over all T B rows (two for the GRU, whose d_hid differs from d_in; ``d_hid is d_in`` for
+    the RNN and the LSTM)."""
+    t_len, b, rows = d_in.shape
+    width = xh.shape[-1]
+    a = xh[:-1].reshape(t_len * b, width)  # rows [x_t | 1 | h_{t-1}]
     di = d_in.reshape(-1, rows)
-    dh = d_hid.reshape(-1, rows)
-    bias_ih = di.sum(axis=0)
+    if d_hid is d_in:
+        inp = hid = di.T @ a  # (rows, d + 1 + n)
+        hid_from = d + 1
+    else:
+        inp = di.T @ a[:, : d + 1]
+        hid = d_hid.reshape(-1, rows).T @ a[:, d:]  # [1 | h]
+        hid_from = 1
     return {
-        "weight_ih": di.T @ x.reshape(len(di), -1),
-        "weight_hh": dh.T @ h_prev.reshape(len(dh), -1),
-        "bias_ih": bias_ih,
-        "bias_hh": bias_ih.copy() if d_hid is d_in else dh.sum(axis=0),
+        "weight_ih": np.ascontiguousarray(inp[:, :d]),
+        "weight_hh": np.ascontiguousarray(hid[:, hid_from:]),
+        "bias_ih": inp[:, d].copy(),
+        "bias_hh": hid[:, hid_from - 1].copy(),
     }
 
 
-def _input_drive(x, w_ih, bias, ws: Workspace) -> np.ndarray:
-    """x W_ih^T + bias for every step and sequence at once, (T, B, rows): one 2-D product (a
-    3-D matmul against the transposed weight is several times slower in NumPy)."""
-    t_len, b, d = x.shape
+def _input_drive(xh, w_ih, bias, ws: Workspace) -> np.ndarray:
+    """x W_ih^T + bias for every step and sequence at once, (T, B, rows): one 2-D product of
+    xh's [x | 1] columns (a 3-D matmul against the transposed weight is several times slower
+    in NumPy)."""
+    t_len, b = xh.shape[0] - 1, xh.shape[1]
+    d1 = w_ih.shape[1] + 1
+    wb = np.concatenate([w_ih, bias[:, None]], axis=1)  # (rows, d + 1)
     drive = ws.empty("drive", (t_len * b, w_ih.shape[0]))
-    np.matmul(x.reshape(t_len * b, d), w_ih.T, out=drive)
-    drive += bias
+    np.matmul(xh[:-1, :, :d1].reshape(t_len * b, d1), wb.T, out=drive)
     return drive.reshape(t_len, b, -1)
 
 
@@ -175,9 +199,8 @@ def _rnn_forward(w, x, nonlinearity, ws):
     phi = get_nonlinearity(nonlinearity)
     t_len, b = x.shape[:2]
     n = w["weight_hh"].shape[0]
-    drive = _input_drive(x, w["weight_ih"], w["bias_ih"] + w["bias_hh"], ws)  # (T, B, n)
-    h = ws.empty("h", (t_len + 1, b, n))
-    h[0] = 0.0
+    xh, h = _rows(x, n, ws)
+    drive = _input_drive(xh, w["weight_ih"], w["bias_ih"] + w["bias_hh"], ws)  # (T, B, n)
     w_hh_t = w["weight_hh"].T
     rec = ws.empty("rec", (b, n))
     tanh = nonlinearity == "tanh"
@@ -188,7 +211,7 @@ def _rnn_forward(w, x, nonlinearity, ws):
             np.tanh(a, out=h[t + 1])
         else:
             h[t + 1] = phi.forward(a)
-    return ForwardCache("rnn", x, h, {"a": drive})
+    return ForwardCache("rnn", x, h, {"a": drive, "xh": xh})
 
 
 def _rnn_backward(cache, w, direct, nonlinearity, ws):
@@ -208,7 +231,7 @@ def _rnn_backward(cache, w, direct, nonlinearity, ws):
     for t in range(t_len, 0, -1):
         d = np.multiply(g[t], slope[t - 1], out=delta[t - 1])
         g[t - 1] += np.matmul(d, w_hh, out=tmp)
-    return _weight_grads(delta, delta, cache.x, h[:-1]), _norms(g)
+    return _weight_grads(delta, delta, cache.saved["xh"], cache.x.shape[-1]), _norms(g)
 
 
 # ---------------------------------------------------------------- LSTM: rows i | f | g | o
@@ -228,10 +251,10 @@ def _lstm_forward(w, x, ws):
     t_len, b = x.shape[:2]
     n = w["weight_hh"].shape[1]
     u, v = _gate_affine(n, "ssts")
-    drive = _input_drive(x, w["weight_ih"] * u[:, None], (w["bias_ih"] + w["bias_hh"]) * u, ws)
-    h = ws.empty("h", (t_len + 1, b, n))
+    xh, h = _rows(x, n, ws)
+    drive = _input_drive(xh, w["weight_ih"] * u[:, None], (w["bias_ih"] + w["bias_hh"]) * u, ws)
     c = ws.empty("c", (t_len + 1, b, n))
-    h[0] = c[0] = 0.0
+    c[0] = 0.0
     tanh_c = ws.empty("tanh_c", (t_len, b, n))
     w_hh_t = (w["weight_hh"] * u[:, None]).T
     rec = ws.empty("rec", (b, 4 * n))
@@ -246,7 +269,7 @@ def _lstm_forward(w, x, ws):
         c[t + 1] += np.multiply(a[:, :n], a[:, 2 * n : 3 * n], out=ig)
         np.tanh(c[t + 1], out=tanh_c[t])
         np.multiply(a[:, 3 * n :], tanh_c[t], out=h[t + 1])
-    return ForwardCache("lstm", x, h, {"gates": drive, "c": c, "tanh_c": tanh_c})
+    return ForwardCache("lstm", x, h, {"gates": drive, "c": c, "tanh_c": tanh_c, "xh": xh})
 
 
 def _lstm_backward(cache, w, direct, ws):
@@ -254,7 +277,7 @@ def _lstm_backward(cache, w, direct, ws):
     c_{t+1}): dc = dc_next + dh o (1 - tanh^2 c_t), and the pre-activation gradients
     dc g i (1 - i), dc c_{t-1} f (1 - f), dc i (1 - g^2), dh tanh(c_t) o (1 - o) for i, f, g, o,
     written over that step's saved gates (the cache is spent)."""
-    h, c, gates, tanh_c = cache.h, cache.saved["c"], cache.saved["gates"], cache.saved["tanh_c"]
+    c, gates, tanh_c = cache.saved["c"], cache.saved["gates"], cache.saved["tanh_c"]
     t_len, b, rows = gates.shape
     n = rows // 4
     g = _running_gradient(direct, t_len, b, n, ws)
@@ -286,7 +309,7 @@ def _lstm_backward(cache, w, direct, ws):
         np.multiply(slope[:, : 3 * n].reshape(b, 3, n), dc[:, None, :],
                     out=a[:, : 3 * n].reshape(b, 3, n))  # fmt: skip
         g[k] += np.matmul(a, w_hh, out=rec)
-    return _weight_grads(gates, gates, cache.x, h[:-1]), _norms(g)
+    return _weight_grads(gates, gates, cache.saved["xh"], cache.x.shape[-1]), _norms(g)
 
 
 # ---------------------------------------------------------------- GRU (PyTorch's): rows r | z | n
@@ -297,10 +320,9 @@ def _gru_forward(w, x, ws):
     t_len, b = x.shape[:2]
     n = w["weight_hh"].shape[1]
     u, v = _gate_affine(n, "sst")
-    xp = _input_drive(x, w["weight_ih"] * u[:, None], w["bias_ih"] * u, ws)  # becomes r | z | n
+    xh, h = _rows(x, n, ws)
+    xp = _input_drive(xh, w["weight_ih"] * u[:, None], w["bias_ih"] * u, ws)  # r | z | n
     m = ws.empty("m", (t_len, b, n))
-    h = ws.empty("h", (t_len + 1, b, n))
-    h[0] = 0.0
     w_hh_t, b_hh = (w["weight_hh"] * u[:, None]).T, w["bias_hh"] * u
     hp = ws.empty("rec", (b, 3 * n))
     tmp = ws.empty("tmp", (b, n))
@@ -320,7 +342,7 @@ def _gru_forward(w, x, ws):
         np.subtract(h[t], cand, out=tmp)
         tmp *= a[:, n : 2 * n]
         np.add(cand, tmp, out=h[t + 1])  # (1 - z) n + z h
-    return ForwardCache("gru", x, h, {"gates": xp, "m": m})
+    return ForwardCache("gru", x, h, {"gates": xp, "m": m, "xh": xh})
 
 
 def _gru_backward(cache, w, direct, ws):
@@ -359,4 +381,4 @@ def _gru_backward(cache, w, direct, ws):
         r[...] = dr
         z[...] = dz
         g[k] += np.matmul(dh, w_hh, out=rec)
-    return _weight_grads(gates, d_hid, cache.x, h[:-1]), _norms(g)
+    return _weight_grads(gates, d_hid, cache.saved["xh"], cache.x.shape[-1]), _norms(g)

@@ -176,8 +176,9 @@ def main() -> None:
         ).stdout.strip()  # fmt: skip
         print(f"torch {version} under {python}, one thread")
     head = (
-        f"{'cell':<5}{'n':>4}  {'numpy f64':>10} {'(CPU)':>7}  {'torch f64':>10} {'(CPU)':>7}"
-        f" {'ratio':>6}  {'torch f32':>10} {'ratio':>6}  {'target':<7} {'load before/after':>18}"
+        f"{'':9}{'steps/s, wall (CPU)':^50}  {'ratio, wall (CPU)':^25}\n"
+        f"{'cell':<5}{'n':>4}  {'numpy f64':>14}  {'torch f64':>14}  {'torch f32':>14}"
+        f"  {'vs torch f64':>12} {'vs f32':>12}  {'target':<14} {'load':>11}"
         f"  {'f64 agree: step 0, steps':>24}"
     )
     print(head)
@@ -200,37 +201,38 @@ def main() -> None:
     print(
         "ratio = NumPy steps/s / torch steps/s (>= 1: the NumPy trainer is at least as fast); "
         "target: ratio >= 1 at n <= 64, >= 0.5 at n = 128, against torch float64 (headline: "
-        "like with like); agree = the largest relative difference of the float64 loss and "
-        "gradient norm, NumPy vs torch, at step 0 (same parameters and batch), and the number "
-        f"of steps before they first differ by more than {AGREE:g} (rounding differences grow "
+        "like with like), judged on wall and on CPU time (CPU time moves less with the load); "
+        "load: 1-minute load average before and after the row; agree = the largest relative "
+        "difference of the float64 loss and gradient norm, NumPy vs torch, at step 0 (same "
+        "parameters and batch), and the number of steps before they first differ by more "
+        f"than {AGREE:g} (rounding differences grow "
         "as training goes on)"
     )
 
 
+def pair(r: dict) -> tuple[float, float]:
+    """(median wall steps/s, median CPU steps/s) of one run's timed blocks."""
+    return median(r["steps_per_s"]), median(r["cpu_steps_per_s"])
+
+
 def format_row(row: dict) -> str:
     npy = row["numpy"]
-    n_w, n_c = median(npy["steps_per_s"]), median(npy["cpu_steps_per_s"])
-    line = f"{row['cell']:<5}{row['hidden']:>4}  {n_w:>10.1f} {n_c:>7.1f}"
-    if "torch" in row:
-        t64, t32 = row["torch"]["float64"], row["torch"]["float32"]
-        w64, c64, w32 = (
-            median(t64["steps_per_s"]), median(t64["cpu_steps_per_s"]), median(t32["steps_per_s"])
-        )  # fmt: skip
-        ratio = n_w / w64
-        need = 1.0 if row["hidden"] <= 64 else 0.5
-        verdict = "met" if ratio >= need else "MISSED"
-        first = max(
-            largest_relative_difference(npy[k][:1], t64[k][:1]) for k in ("loss", "grad_norm")
-        )
-        same = agreeing_steps(npy, t64)
-        line += (
-            f"  {w64:>10.1f} {c64:>7.1f} {ratio:>6.2f}  {w32:>10.1f} {n_w / w32:>6.2f}  "
-            f"{verdict:<7} {row['load_before']:>8.2f} {row['load_after']:>8.2f}  {first:>7.0e}"
-            f" {same:>4d}/{len(npy['loss'])}"
-        )
-    else:
-        line += f"  load {row['load_before']:.2f} / {row['load_after']:.2f}"
-    return line
+    n_w, n_c = pair(npy)
+    line = f"{row['cell']:<5}{row['hidden']:>4}  {n_w:>7.1f} ({n_c:>5.1f})"
+    load = f"{row['load_before']:.2f}, {row['load_after']:.2f}"
+    if "torch" not in row:
+        return f"{line}  load {load}"
+    t64, t32 = row["torch"]["float64"], row["torch"]["float32"]
+    (w64, c64), (w32, c32) = pair(t64), pair(t32)
+    need = 1.0 if row["hidden"] <= 64 else 0.5
+    verdict = ", ".join("met" if r >= need else "MISSED" for r in (n_w / w64, n_c / c64))
+    first = max(largest_relative_difference(npy[k][:1], t64[k][:1]) for k in ("loss", "grad_norm"))
+    same = agreeing_steps(npy, t64)
+    return (
+        f"{line}  {w64:>7.1f} ({c64:>5.1f})  {w32:>7.1f} ({c32:>5.1f})"
+        f"  {n_w / w64:>5.2f} ({n_c / c64:>4.2f}) {n_w / w32:>5.2f} ({n_c / c32:>4.2f})"
+        f"  {verdict:<14} {load:>11}  {first:>7.0e} {same:>4d}/{len(npy['loss'])}"
+    )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,9 @@ class Workspace:
 
 @dataclass
 class ForwardCache:
-    """What the backward pass needs. h : (T + 1, B, n) the hidden states h_0..h_T; x the inputs
-    (T, B, d); ``saved`` the cell's per-step arrays (see each forward)."""
+    """What the backward pass needs. h : (T + 1, B, n) the hidden states h_0..h_T (a view
+    into saved["xh"], see _rows); x the inputs (T, B, d); ``saved`` the cell's per-step
+    arrays (see each forward)."""
 
     cell: str
     x: np.ndarray
@@ -143,9 +144,8 @@ def _rows(x: np.ndarray, n: int, ws: Workspace) -> tuple[np.ndarray, np.ndarray]
 def _weight_grads(d_in, d_hid, xh, d: int) -> dict[str, np.ndarray]:
     """Sums over steps and sequences: dW_ih = sum d_in x^T, dW_hh = sum d_hid h_{t-1}^T, the
     biases the sums of d_in and d_hid. d_in, d_hid : (T, B, G n); xh : _rows's, d the input
-    size. One product
-    over all T B rows (two for the GRU, whose d_hid differs from d_in; ``d_hid is d_in`` for
-    the RNN and the LSTM)."""
+    size. One product over all T B rows (two for the GRU, whose d_hid differs from d_in;
+    ``d_hid is d_in`` for the RNN and the LSTM)."""
     t_len, b, rows = d_in.shape
     width = xh.shape[-1]
     a = xh[:-1].reshape(t_len * b, width)  # rows [x_t | 1 | h_{t-1}]

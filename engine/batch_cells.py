@@ -141,27 +141,20 @@ def _rows(x: np.ndarray, n: int, ws: Workspace) -> tuple[np.ndarray, np.ndarray]
     return xh, xh[:, :, d + 1 :]
 
 
-def _weight_grads(d_in, d_hid, xh, d: int) -> dict[str, np.ndarray]:
+def _weight_grads(d_in, d_hid, x, h_prev) -> dict[str, np.ndarray]:
     """Sums over steps and sequences: dW_ih = sum d_in x^T, dW_hh = sum d_hid h_{t-1}^T, the
-    biases the sums of d_in and d_hid. d_in, d_hid : (T, B, G n); xh : _rows's, d the input
-    size. One product over all T B rows (two for the GRU, whose d_hid differs from d_in;
-    ``d_hid is d_in`` for the RNN and the LSTM)."""
-    t_len, b, rows = d_in.shape
-    width = xh.shape[-1]
-    a = xh[:-1].reshape(t_len * b, width)  # rows [x_t | 1 | h_{t-1}]
+    biases the sums of d_in and d_hid. d_in, d_hid : (T, B, G n); x : (T, B, d);
+    h_prev : (T, B, n). One matmul over all T B rows each. (Folding these into one product
+    with [x | 1 | h] is faster but rounds differently, and long training runs amplify any
+    rounding difference into different outcomes: kept as the claims were measured.)"""
+    rows = d_in.shape[-1]
     di = d_in.reshape(-1, rows)
-    if d_hid is d_in:
-        inp = hid = di.T @ a  # (rows, d + 1 + n)
-        hid_from = d + 1
-    else:
-        inp = di.T @ a[:, : d + 1]
-        hid = d_hid.reshape(-1, rows).T @ a[:, d:]  # [1 | h]
-        hid_from = 1
+    dh = d_hid.reshape(-1, rows)
     return {
-        "weight_ih": np.ascontiguousarray(inp[:, :d]),
-        "weight_hh": np.ascontiguousarray(hid[:, hid_from:]),
-        "bias_ih": inp[:, d].copy(),
-        "bias_hh": hid[:, hid_from - 1].copy(),
+        "weight_ih": di.T @ x.reshape(len(di), -1),
+        "weight_hh": dh.T @ h_prev.reshape(len(dh), -1),
+        "bias_ih": di.sum(axis=0),
+        "bias_hh": dh.sum(axis=0),
     }
 
 
@@ -231,7 +224,7 @@ def _rnn_backward(cache, w, direct, nonlinearity, ws):
     for t in range(t_len, 0, -1):
         d = np.multiply(g[t], slope[t - 1], out=delta[t - 1])
         g[t - 1] += np.matmul(d, w_hh, out=tmp)
-    return _weight_grads(delta, delta, cache.saved["xh"], cache.x.shape[-1]), _norms(g)
+    return _weight_grads(delta, delta, cache.x, h[:-1]), _norms(g)
 
 
 # ---------------------------------------------------------------- LSTM: rows i | f | g | o
@@ -274,8 +267,9 @@ def _lstm_forward(w, x, ws):
 
 def _lstm_backward(cache, w, direct, ws):
     """Step by step from the end, with dh = dL/dh_t and dc = dL/dc_t (through h_t and
-    c_{t+1}): dc = dc_next + dh o (1 - tanh^2 c_t), and the pre-activation gradients
-    dc g i (1 - i), dc c_{t-1} f (1 - f), dc i (1 - g^2), dh tanh(c_t) o (1 - o) for i, f, g, o,
+    c_{t+1}): dc = dh o (1 - tanh^2 c_t) + dc_next, and the pre-activation gradients
+    g i (1 - i) dc, c_{t-1} f (1 - f) dc, i (1 - g^2) dc, tanh(c_t) o (1 - o) dh for i, f, g, o
+    (each product in this order, as the whole-sequence version formed them: the same bits),
     written over that step's saved gates (the cache is spent)."""
     c, gates, tanh_c = cache.saved["c"], cache.saved["gates"], cache.saved["tanh_c"]
     t_len, b, rows = gates.shape
@@ -283,33 +277,34 @@ def _lstm_backward(cache, w, direct, ws):
     g = _running_gradient(direct, t_len, b, n, ws)
     g_c = ws.zeros("g_c", (b, n))
     dc = ws.empty("dc", (b, n))
-    tmp = ws.empty("tmp", (b, n))
-    slope = ws.empty("slope", (b, rows))
+    k_i, k_f, k_g, k_o, tmp = (ws.empty(name, (b, n)) for name in ("ki", "kf", "kg", "ko", "tmp"))
     rec = ws.empty("rec_back", (b, n))
     w_hh = w["weight_hh"]
     for k in range(t_len - 1, -1, -1):
         a = gates[k]  # i | f | g | o at step k + 1, then dL/d(pre-activations)
         i, f, gg, o = a[:, :n], a[:, n : 2 * n], a[:, 2 * n : 3 * n], a[:, 3 * n :]
         dh, tc = g[k + 1], tanh_c[k]
-        np.subtract(1.0, a, out=slope)
-        slope *= a  # s (1 - s) for the sigmoid blocks (the g block is redone below)
         np.multiply(tc, tc, out=dc)
         np.subtract(1.0, dc, out=dc)
-        dc *= o
-        dc *= dh
+        np.multiply(o, dc, out=dc)  # o (1 - tanh^2 c_t)
+        np.multiply(dh, dc, out=dc)
         dc += g_c
-        np.multiply(gg, gg, out=slope[:, 2 * n : 3 * n])
-        np.subtract(1.0, slope[:, 2 * n : 3 * n], out=slope[:, 2 * n : 3 * n])
-        slope[:, 2 * n : 3 * n] *= i  # i (1 - g^2)
-        slope[:, :n] *= gg  # g i (1 - i)
-        slope[:, n : 2 * n] *= c[k]  # c_{t-1} f (1 - f)
-        np.multiply(f, dc, out=g_c)  # dL/dc_{t-1} through c_t
-        np.multiply(tc, dh, out=tmp)
-        np.multiply(slope[:, 3 * n :], tmp, out=o)
-        np.multiply(slope[:, : 3 * n].reshape(b, 3, n), dc[:, None, :],
-                    out=a[:, : 3 * n].reshape(b, 3, n))  # fmt: skip
+        np.multiply(gg, i, out=k_i)
+        k_i *= np.subtract(1.0, i, out=tmp)  # g i (1 - i)
+        np.multiply(c[k], f, out=k_f)
+        k_f *= np.subtract(1.0, f, out=tmp)  # c_{t-1} f (1 - f)
+        np.multiply(gg, gg, out=k_g)
+        np.subtract(1.0, k_g, out=k_g)
+        np.multiply(i, k_g, out=k_g)  # i (1 - g^2)
+        np.multiply(tc, o, out=k_o)
+        k_o *= np.subtract(1.0, o, out=tmp)  # tanh(c_t) o (1 - o)
+        np.multiply(dc, f, out=g_c)  # dL/dc_{t-1} through c_t
+        np.multiply(k_i, dc, out=i)
+        np.multiply(k_f, dc, out=f)
+        np.multiply(k_g, dc, out=gg)
+        np.multiply(k_o, dh, out=o)
         g[k] += np.matmul(a, w_hh, out=rec)
-    return _weight_grads(gates, gates, cache.saved["xh"], cache.x.shape[-1]), _norms(g)
+    return _weight_grads(gates, gates, cache.x, cache.h[:-1]), _norms(g)
 
 
 # ---------------------------------------------------------------- GRU (PyTorch's): rows r | z | n
@@ -346,39 +341,38 @@ def _gru_forward(w, x, ws):
 
 
 def _gru_backward(cache, w, direct, ws):
-    """Step by step from the end, with g = dL/dh_t: dn = g (1 - z) (1 - n^2) for a_n (and
-    r dn for m = W_hn h + b_hn), dz = g (h_{t-1} - n) z (1 - z), dr = dn m r (1 - r); the
-    input-side gradients (dr, dz, dn) are written over that step's saved gates (the cache is
-    spent) and the hidden-side ones (dr, dz, r dn) into their own array."""
+    """Step by step from the end, with g = dL/dh_t: the factors (1 - z) (1 - n^2) for a_n,
+    ((1 - z) (1 - n^2)) m r (1 - r) for r, (h_{t-1} - n) z (1 - z) for z and
+    ((1 - z) (1 - n^2)) r for m = W_hn h + b_hn, each times g (each product in this order, as
+    the whole-sequence version formed them: the same bits); the input-side gradients are
+    written over that step's saved gates (the cache is spent), the hidden-side ones into their
+    own array; then dL/dh_{t-1} = g z + d_hid W_hh (+ the loss's own)."""
     h, gates, m = cache.h, cache.saved["gates"], cache.saved["m"]
     t_len, b, rows = gates.shape
     n = rows // 3
     g = _running_gradient(direct, t_len, b, n, ws)
     d_hid = ws.empty("d_hid", gates.shape)
-    tmp = ws.empty("tmp", (b, n))
+    k_n, k_r, k_z, k_m, tmp = (ws.empty(name, (b, n)) for name in ("kn", "kr", "kz", "km", "tmp"))
     rec = ws.empty("rec_back", (b, n))
     w_hh = w["weight_hh"]
     for k in range(t_len - 1, -1, -1):
         a, dh, gk = gates[k], d_hid[k], g[k + 1]
         r, z, cand = a[:, :n], a[:, n : 2 * n], a[:, 2 * n :]
-        dr, dz, dm = dh[:, :n], dh[:, n : 2 * n], dh[:, 2 * n :]
-        g[k] += np.multiply(gk, z, out=tmp)  # through h_t = (1 - z) n + z h_{t-1}
-        np.subtract(h[k], cand, out=dz)
-        dz *= gk
-        dz *= z
-        np.subtract(1.0, z, out=tmp)
-        dz *= tmp  # g (h_{t-1} - n) z (1 - z)
-        tmp *= gk  # g (1 - z)
-        np.multiply(cand, cand, out=dm)
-        np.subtract(1.0, dm, out=dm)
-        dm *= tmp  # dn
-        cand[...] = dm
-        dm *= r  # r dn
-        np.subtract(1.0, r, out=dr)
-        dr *= r
-        dr *= m[k]
-        dr *= cand  # dn m r (1 - r)
-        r[...] = dr
-        z[...] = dz
-        g[k] += np.matmul(dh, w_hh, out=rec)
-    return _weight_grads(gates, d_hid, cache.saved["xh"], cache.x.shape[-1]), _norms(g)
+        np.subtract(1.0, z, out=k_n)
+        k_n *= np.subtract(1.0, np.multiply(cand, cand, out=tmp), out=tmp)  # (1 - z)(1 - n^2)
+        np.multiply(k_n, m[k], out=k_r)
+        k_r *= r
+        k_r *= np.subtract(1.0, r, out=tmp)
+        np.subtract(h[k], cand, out=k_z)
+        k_z *= z
+        k_z *= np.subtract(1.0, z, out=tmp)
+        np.multiply(k_n, r, out=k_m)
+        np.multiply(gk, z, out=tmp)  # g z: through h_t = (1 - z) n + z h_{t-1}
+        np.multiply(k_r, gk, out=dh[:, :n])
+        np.multiply(k_z, gk, out=dh[:, n : 2 * n])
+        np.multiply(k_m, gk, out=dh[:, 2 * n :])
+        np.multiply(k_n, gk, out=cand)
+        a[:, : 2 * n] = dh[:, : 2 * n]
+        tmp += np.matmul(dh, w_hh, out=rec)
+        g[k] += tmp
+    return _weight_grads(gates, d_hid, cache.x, h[:-1]), _norms(g)

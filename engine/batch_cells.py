@@ -129,9 +129,9 @@ def backward(
 
 def _rows(x: np.ndarray, n: int, ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
     """(xh, h): xh (T + 1, B, d + 1 + n) holds [x_{t+1} | 1 | h_t] for t = 0..T (row T's x
-    part zero), h = its (T + 1, B, n) view of the states with h_0 = 0. Every weight gradient
-    is then one product with xh (the column of ones gives the biases' sums), and the input
-    projections with the bias one product with its [x | 1] columns."""
+    part zero), h = its (T + 1, B, n) view of the states with h_0 = 0. The input
+    projections with their bias are then one product with its [x | 1] columns (exactly
+    x W^T + b for the tasks' one-hot inputs)."""
     t_len, b, d = x.shape
     xh = ws.empty("xh", (t_len + 1, b, d + 1 + n))
     xh[:-1, :, :d] = x

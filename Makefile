@@ -14,6 +14,10 @@ AXE_VERSION := 4.14.1
 AXE_DIR     := .cache/axe
 AXE_STAMP   := $(AXE_DIR)/axe-core-$(AXE_VERSION).installed
 
+# bench's PyTorch comparisons run under a Python that has torch (not a dependency), e.g.
+#   make bench TORCH_PYTHON=/tmp/torchvenv/bin/python; without it they measure BPTT Lab alone
+TORCH_PYTHON ?=
+
 .PHONY: serve test install install-test chromium axe lint bench clean
 
 $(BIN)/python:
@@ -62,8 +66,10 @@ bench: install-test chromium
 	$(BIN)/python benchmarks/drag.py
 	$(BIN)/python benchmarks/network_maps.py
 	$(BIN)/python benchmarks/network_cost.py
-	$(BIN)/python benchmarks/model_scale.py
+	$(BIN)/python benchmarks/model_scale.py $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON))
 	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/train_speed.py \
+	  $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON),--numpy-only)
 
 clean:
 	rm -rf $(VENV) $(AXE_DIR) .pytest_cache .ruff_cache *.egg-info build dist

@@ -300,19 +300,20 @@ class LossGradient:
 
 def loss_and_gradient(
     config: TrainConfig, params: dict[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray,
-    *, backward: bool = True,
+    *, backward: bool = True, workspace: batch_cells.Workspace | None = None,
 ) -> LossGradient:  # fmt: skip
     """The batch's loss (see the module) and, when ``backward``, its gradient.
 
     inputs : (B, T, d); targets as engine.tasks.Batch. Overflow is not an error here: a run
-    that overflows gives a non-finite loss or gradient, which the caller reports."""
+    that overflows gives a non-finite loss or gradient, which the caller reports.
+    workspace : buffers reused from one call to the next (a TrainingRun keeps one)."""
     task = config.task_spec()
     x = np.ascontiguousarray(inputs.transpose(1, 0, 2))  # (T, B, d)
     b = x.shape[1]
     steps = np.array(task.loss_steps)
     w_out, b_out = params["output.weight"], params["output.bias"]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        cache = batch_cells.forward(config.cell, params, x, config.nonlinearity)
+        cache = batch_cells.forward(config.cell, params, x, config.nonlinearity, workspace)
         read = cache.h[steps]  # (S, B, n)
         out = read @ w_out.T + b_out  # (S, B, V)
         count = b * len(steps)
@@ -346,7 +347,9 @@ def loss_and_gradient(
         }
         d_read = d_out @ w_out  # (S, B, n)
         direct = {int(t): d_read[j] for j, t in enumerate(steps)}
-        cell_grads, norms = batch_cells.backward(cache, params, direct, config.nonlinearity)
+        cell_grads, norms = batch_cells.backward(
+            cache, params, direct, config.nonlinearity, workspace
+        )  # fmt: skip
         log10_dh = np.log10(norms)
     grads.update(cell_grads)
     return LossGradient(loss, accuracy, mse, grads, log10_dh)
@@ -367,6 +370,7 @@ class TrainingRun:
         self.optimizer = Optimizer(config.optimizer, config.learning_rate)
         self.records: list[StepRecord] = []
         self.diverged = False
+        self.workspace = batch_cells.Workspace()  # the training steps' buffers, reused
 
     @property
     def steps_done(self) -> int:
@@ -381,7 +385,9 @@ class TrainingRun:
             raise RuntimeError("the run has ended")
         c, s = self.config, self.steps_done
         batch = self.task.sample(self.data_rng, c.batch_size)
-        lg = loss_and_gradient(c, self.params, batch.inputs, batch.targets)
+        lg = loss_and_gradient(
+            c, self.params, batch.inputs, batch.targets, workspace=self.workspace
+        )  # fmt: skip
         profile = s % c.profile_every == 0
         grads = lg.grads
         with np.errstate(over="ignore", invalid="ignore"):

@@ -90,3 +90,51 @@ def test_backward_against_finite_differences(cell, phi):
     grads, _ = batch_cells.backward(batch_cells.forward(cell, w, x, phi), w, u, phi)
     flat = np.concatenate([grads[k].ravel() for k in keys])
     check_grad(loss, flat, theta, rng, directions=4, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(("cell", "phi"), CASES)
+def test_a_reused_workspace_carries_nothing_over(cell, phi):
+    """A training run keeps its buffers from one step to the next (batch_cells.Workspace):
+    a second batch through the first one's buffers (full of its values) must give exactly the
+    numbers of fresh arrays, with the explicit gradients on other steps than the first's."""
+    rng = np.random.default_rng(4)
+    w = _weights(cell, rng)
+    ws = batch_cells.Workspace()
+    for steps in ((2, 4, T), (1, T - 1)):
+        x = rng.normal(size=(T, B, D))
+        direct = {t: rng.normal(size=(B, N)) for t in steps}
+        cache = batch_cells.forward(cell, w, x, phi, ws)
+        h = cache.h.copy()
+        grads, norms = batch_cells.backward(cache, w, direct, phi, ws)
+        fresh = batch_cells.forward(cell, w, x, phi)
+        np.testing.assert_array_equal(h, fresh.h)
+        expected, expected_norms = batch_cells.backward(fresh, w, direct, phi)
+        np.testing.assert_array_equal(norms, expected_norms)
+        for k in expected:
+            np.testing.assert_array_equal(grads[k], expected[k], err_msg=k)
+
+
+class _LeftoverWorkspace(batch_cells.Workspace):
+    """Every buffer handed out is full of NaN, as if left over from anything at all."""
+
+    def empty(self, name, shape):
+        buf = super().empty(name, shape)
+        buf.fill(np.nan)
+        return buf
+
+
+@pytest.mark.parametrize(("cell", "phi"), CASES)
+def test_every_buffer_is_written_before_it_is_read(cell, phi):
+    rng = np.random.default_rng(5)
+    w = _weights(cell, rng)
+    x = rng.normal(size=(T, B, D))
+    direct = {t: rng.normal(size=(B, N)) for t in (3, T)}
+    ws = _LeftoverWorkspace()
+    cache = batch_cells.forward(cell, w, x, phi, ws)
+    fresh = batch_cells.forward(cell, w, x, phi)
+    np.testing.assert_array_equal(cache.h, fresh.h)
+    grads, norms = batch_cells.backward(cache, w, direct, phi, ws)
+    expected, expected_norms = batch_cells.backward(fresh, w, direct, phi)
+    np.testing.assert_array_equal(norms, expected_norms)
+    for k in expected:
+        np.testing.assert_array_equal(grads[k], expected[k], err_msg=k)

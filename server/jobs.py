@@ -187,7 +187,10 @@ class LocalExecutor:
         return cancel
 
     def cancel(self, handle: Any) -> None:
-        handle.set()
+        try:
+            handle.set()
+        except (ConnectionError, EOFError):  # the manager is gone (shutting down): nothing to tell
+            pass
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -242,6 +245,10 @@ def _collect(get, future, on_event) -> None:
     while True:
         try:
             event = get()
+        except (ConnectionError, EOFError):  # the channel itself is gone (the server shuts down)
+            if not future.done():
+                future.cancel()
+            return
         except Exception:  # nothing within the timeout (queue.Empty, TimeoutError)
             if future.done():
                 error = _failure(future)

@@ -26,7 +26,6 @@ actual value, or the limit. Nothing in a file is executed (engine.model_io reads
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -57,6 +56,7 @@ from .jobs import Job, JobManager, Policy, QueueFull
 from .model_report import choose_mode
 from .model_store import Entry, ModelStore, Upload
 from .serialize import JSONResponse
+from .train_api import job_events
 
 # the sizes a model and its analysis may have on this server
 MAX_HIDDEN = 1024
@@ -66,7 +66,6 @@ MAX_BATCH = 64
 MAX_PROBES = 256
 DEFAULT_SEQ_LEN = 100
 DRAIN_FACTOR = 4  # an over-limit body is read (and dropped) up to this many times the limit
-POLL_SECONDS = 0.1
 MODES = ("auto", "exact", "matrix_free")
 
 router = APIRouter(prefix="/api/v1/models", tags=["your model"],
@@ -596,13 +595,5 @@ async def analysis_events(
     """Every event in order (`started`, `progress` {stage, fraction}..., then `result`
     {status, result: {payload, figures}} or `failure`), each with its index as id; a
     reconnecting EventSource resumes after its Last-Event-ID."""
-    i = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 0
-    while True:
-        while i < len(job.events):
-            event = job.events[i]
-            yield ServerSentEvent(data=event, event=event["type"], id=str(i))
-            i += 1
-        if job.done and i >= len(job.events):
-            return
-        analyses.get(job.id)  # a client is still listening
-        await asyncio.sleep(POLL_SECONDS)
+    async for event in job_events(job, analyses, last_event_id):
+        yield event

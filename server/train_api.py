@@ -238,6 +238,16 @@ async def events(
     """Every event of the job in order (`started`, `progress`..., then `result` or
     `failure`), each with its index as id; a reconnecting EventSource resumes after its
     Last-Event-ID. The stream ends after the last event."""
+    async for event in job_events(job, jobs, last_event_id):
+        yield event
+
+
+async def job_events(
+    job: Job, jobs: JobManager, last_event_id: str | None
+) -> AsyncIterator[ServerSentEvent]:
+    """A job's events as Server-Sent Events (training's and the model analyses'): every
+    event in order from after ``last_event_id``, each with its index as id, until the job
+    has ended and all are sent; each poll tells the manager a client is still listening."""
     i = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 0
     while True:
         while i < len(job.events):

@@ -159,7 +159,9 @@ def layer_time_heatmap(
             parts.append(f"in {who}, dL/dh_t is exactly zero at every step of a layer")
         elif c.num_layers == 1:
             parts.append(
-                f"in {who}, ||dL/dh_t|| has a geometric mean of {power(s.top_mean)} "
+                f"in {who}, ||dL/dh_t|| is {power(s.top_mean)} at its one step"
+                if c.seq_len == 1
+                else f"in {who}, ||dL/dh_t|| has a geometric mean of {power(s.top_mean)} "
                 f"over the {c.seq_len} steps"
             )
         else:

@@ -59,3 +59,11 @@ def test_the_estimate_caption_states_the_standard_error_of_its_probes():
         assert f"Estimated from k = {k} random probes" in text
         assert f"standard error of {probe_standard_error(k):.2g} decades" in text
         assert "||dh_T/d(h, c)_{T-l}||_F is " in text  # the LSTM's whole-state Jacobian, one
+
+
+def test_one_step_is_said_as_one_step():
+    m = load_model(state_dict("lstm", 1, False, hidden=3, inp=2, seed=2), seq_len=1)
+    a = analyze_model(m, mode="exact")
+    text = _caption(a, "layer_time")
+    value = float(a.layer_time["forward"].log10[0, 0])
+    assert f"||dL/dh_t|| is {power(value)} at its one step" in text and "1 steps" not in text

@@ -1,26 +1,32 @@
-"""A user's model through the Python API (bpttlab.analyze) and the command line
-(``bpttlab analyze``): for every cell x num_layers in {1, 2, 3} x bidirectional, a state_dict
-written here in PyTorch's names and shapes (tests/engine/test_model_io.py lists them from
-PyTorch's documentation) gives, in exact mode, the same numbers as POST /api/v1/network with
-those weights, inputs and targets; the JSON the CLI writes is the Python API's to_dict(); the
-matrix-free mode labels every estimate; the HTML report opens offline; bad files exit 2."""
+"""A user's model through its three ways in, the Python API (bpttlab.analyze), the command
+line (``bpttlab analyze``) and the web (/model's upload and analysis API): for every cell x
+num_layers in {1, 2, 3} x bidirectional, a state_dict written here in PyTorch's names and
+shapes (tests/engine/test_model_io.py lists them from PyTorch's documentation) gives, in exact
+mode, the same numbers as POST /api/v1/network with those weights, inputs and targets; the JSON
+the CLI writes is the Python API's to_dict(); the matrix-free mode labels every estimate; the
+HTML report opens offline; bad files exit 2."""
 
+import io
 import json
 import re
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from safetensors.numpy import save_file
 
 import bpttlab
 from bpttlab.engine.model_io import ModelFileError
+from bpttlab.engine.network import draw_output_and_data
 from bpttlab.server import cli
+from bpttlab.server.app import create_app
 from bpttlab.server.limits import model_exact_cost
 from bpttlab.server.model_report import choose_mode
 from bpttlab.server.pages import PLOTLY_FILE
+from bpttlab.server.settings import Settings
 
 from ..engine.test_model_io import state_dict
-from .conftest import strict_json
+from .conftest import strict_json, until
 
 T, D, N, V = 5, 2, 3, 4
 
@@ -70,10 +76,40 @@ def _same_numbers(network, posted):
             assert network[key] == posted[key], key
 
 
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """One app for the web's analyses (its worker pool started once), its own store."""
+    store = tmp_path_factory.mktemp("store")
+    with TestClient(create_app(Settings(model_store_dir=str(store), model_grace=60))) as c:
+        yield c
+
+
+def _web(web, path, x, nonlin):
+    """/model's way in: the file and the inputs uploaded, the analysis run as a job; the
+    result event's payload."""
+    octet = {"Content-Type": "application/octet-stream"}
+    params = {"nonlinearity": nonlin} if nonlin else {}
+    r = web.post("/api/v1/models", content=path.read_bytes(), headers=octet, params=params)
+    assert r.status_code in (200, 201), r.text
+    sha = strict_json(r.text)["sha256"]
+    buf = io.BytesIO()
+    np.save(buf, x)
+    r = web.post(f"/api/v1/models/{sha}/inputs", content=buf.getvalue(), headers=octet)
+    assert r.status_code in (200, 201), r.text
+    body = {"inputs": strict_json(r.text)["sha256"], "mode": "exact"}
+    r = web.post(f"/api/v1/models/{sha}/analysis", json=body)
+    assert r.status_code in (200, 202), r.text
+    job = strict_json(r.text)
+    until(lambda: strict_json(web.get(job["state"]).text)["result"] is not None, timeout=60)
+    state = strict_json(web.get(job["state"]).text)
+    assert state["status"] == "finished", state
+    return state["result"]["payload"]
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("bidi", [False, True])
-def test_python_api_and_cli_give_networks_numbers(client, tmp_path, cell, layers, bidi):
+def test_three_ways_in_give_networks_numbers(client, web, tmp_path, cell, layers, bidi):
     path, sd, x, targets = _files(tmp_path, cell, layers, bidi)
     nonlin = "relu" if cell == "rnn" else None
     r = bpttlab.analyze(path, x, targets=targets, nonlinearity=nonlin)
@@ -99,6 +135,13 @@ def test_python_api_and_cli_give_networks_numbers(client, tmp_path, cell, layers
     arrays = {k: np.asarray(v) for k, v in sd.items()}
     again = bpttlab.analyze(arrays, x, targets=targets, nonlinearity=nonlin).to_dict()
     assert json.loads(json.dumps(again))["network"] == body["network"]
+    # the web page's way (/model): its targets are drawn (there is no targets upload), so
+    # /network is given those
+    on_web = _web(web, path, x, nonlin)
+    drawn = draw_output_and_data(r.analysis.config)[2]
+    _same_numbers(on_web["network"], _posted(client, cell, layers, bidi, sd, x, drawn))
+    assert on_web["inputs"] == {"inputs": "given", "targets": "drawn", "batch": 1, "sequence": 0}
+    assert on_web["model"]["format"] == "safetensors" and on_web["mode"] == "exact"
 
 
 class FakeTensor:

@@ -216,8 +216,11 @@ def _analyze_parser(commands) -> None:
     a.add_argument("--nonlinearity", choices=["tanh", "relu"], help="an nn.RNN's (required)")
     a.add_argument("--loss", choices=["every", "last"], default="every", help="default every")
     a.add_argument("--seed", type=int, default=0, help="of the drawn inputs/targets/output")
-    a.add_argument("--mode", choices=["auto", "exact", "matrix_free"], default="auto")
-    a.add_argument("--probes", type=int, default=32, help="k of the matrix-free estimates")
+    a.add_argument("--mode", choices=["auto", "exact", "matrix_free"], default="auto",
+                   help="default auto: exact when its estimated cost fits the cost budget "
+                   "(BPTTLAB_COST_BUDGET), matrix-free beyond")  # fmt: skip
+    a.add_argument("--probes", type=int, default=32,
+                   help="k of the matrix-free estimates (default 32)")  # fmt: skip
     a.add_argument("--sequence", type=int, default=0, help="which sequence of a batch")
     a.add_argument("--precision", choices=["float64", "float32"], default="float64",
                    help="arithmetic of the probes' sweep (default float64)")  # fmt: skip

@@ -419,7 +419,7 @@ class AnalysisBody(BaseModel):
     nonlinearity: Literal["tanh", "relu"] | None = None
     inputs: str | None = Field(None, pattern="^[0-9a-f]{64}$")
     sequence: int = Field(0, ge=0, lt=MAX_BATCH)
-    probes: int = Field(32, ge=1, le=MAX_PROBES)
+    probes: int = Field(32, ge=2, le=MAX_PROBES)
     probe_seed: int = Field(0, ge=0, le=2**32 - 1, description="The probes' seed (matrix_free)")
     mode: Literal["auto", "exact", "matrix_free"] = "auto"
 

@@ -309,6 +309,7 @@ def test_the_store_evicts_the_least_recently_used_files_by_bytes(make_client, st
     [
         ({"seq_len": MAX_SEQ_LEN + 1}, "seq_len"),
         ({"probes": 0}, "probes"),
+        ({"probes": 1}, "probes"),  # one probe has no estimate of its error
         ({"mode": "fast"}, "mode"),
         ({"loss": "first"}, "loss"),
         ({"inputs": "xyz"}, "inputs"),

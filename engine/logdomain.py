@@ -27,6 +27,22 @@ def log10_row_norms(x: np.ndarray) -> np.ndarray:
         return np.log10(top) + np.log10(np.linalg.norm(x / safe[:, None], axis=1) + (top == 0))
 
 
+TINY_ENTRIES = 1e-290  # a matrix whose largest |entry| is below this is scaled up first
+
+
+def normal_range(w: np.ndarray) -> tuple[np.ndarray, float]:
+    """(w, 0.0) or, when w's largest |entry| is below TINY_ENTRIES, (w 2^-e, log10 2^e) with
+    the power of 2 (an exact scaling) that brings that entry to [0.5, 1). Products and norms of
+    a matrix of subnormal entries (a quantum of 4.9e-324) lose their digits: the running
+    product folds 1/||P||_F into each factor, which such a factor rounds away, and sigma_max as
+    a subnormal float is too coarse for a bound."""
+    top = float(np.max(np.abs(w))) if w.size else 0.0
+    if not 0.0 < top < TINY_ENTRIES:
+        return w, 0.0
+    e = int(np.frexp(top)[1])
+    return np.ldexp(w, -e), e * float(np.log10(2.0))
+
+
 def slope_weights(log_dphi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each step's slopes with its largest factored out: (weights, log10 tops) where
     phi'(a_t) = 10**tops[t] * weights[t], so a slope far below float64's range stays exact

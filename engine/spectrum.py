@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .logdomain import normal_range
+
 
 @dataclass(frozen=True)
 class Spectrum:
@@ -32,20 +34,14 @@ class Spectrum:
         return count_outside_unit_circle(self.eigenvalues)
 
 
-TINY_WEIGHTS = 1e-290  # below this largest |entry|, sigma_max is also taken from w scaled up
-
-
 def spectrum(w: np.ndarray) -> Spectrum:
     """Eigen and singular values of w : (n, n)."""
     eig = np.linalg.eigvals(w)
     eig = eig[np.argsort(-np.abs(eig), kind="stable")]
     sv = np.linalg.svd(w, compute_uv=False)
-    top = float(np.max(np.abs(w))) if w.size else 0.0
-    if 0.0 < top < TINY_WEIGHTS:  # scaled by a power of 2 (exact) into the normal range
-        e = int(np.frexp(top)[1])
-        log_sigma = e * float(np.log10(2.0)) + float(
-            np.log10(np.linalg.svd(np.ldexp(w, -e), compute_uv=False)[0])
-        )
+    scaled, shift = normal_range(w)
+    if shift:  # tiny entries: sigma_max of w scaled by a power of 2 (exact)
+        log_sigma = shift + float(np.log10(np.linalg.svd(scaled, compute_uv=False)[0]))
     else:
         with np.errstate(divide="ignore"):
             log_sigma = float(np.log10(sv[0])) if sv.size else -np.inf

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..batched import diag_factor_profiles
-from ..logdomain import ScaledTensors, StepTerms, log10_row_norms, slope_weights
+from ..logdomain import (
+    ScaledTensors,
+    StepTerms,
+    log10_row_norms,
+    normal_range,
+    slope_weights,
+)
 from ..nonlinearity import NONLINEARITIES, Nonlinearity, get_nonlinearity
 from ..products import (
     EXACT_MAX_SIZE,
@@ -127,24 +133,9 @@ def scaled_step_jacobians(weight_hh: np.ndarray, log_dphi: np.ndarray) -> Iterat
     whose derivative is zero everywhere yields (None, -inf).
     """
     weights, tops = slope_weights(log_dphi)
-    weight_hh, shift = _normal_range(weight_hh)
+    weight_hh, shift = normal_range(weight_hh)
     for d, top in zip(weights[::-1], _shifted(tops[::-1], shift).tolist(), strict=True):
         yield (None, -np.inf) if top == -np.inf else ((d, weight_hh), top)
-
-
-TINY_WEIGHTS = 1e-290
-
-
-def _normal_range(w: np.ndarray) -> tuple[np.ndarray, float]:
-    """(w, 0) or, when w's largest |entry| is below TINY_WEIGHTS, (w 2^-e, log10 2^e) with the
-    power of 2 (an exact scaling) that brings it to [0.5, 1): the running product folds
-    1/||P||_F into each factor, and a factor with subnormal entries (a quantum of 4.9e-324)
-    would round that away."""
-    top = float(np.max(np.abs(w))) if w.size else 0.0
-    if not 0.0 < top < TINY_WEIGHTS:
-        return w, 0.0
-    e = int(np.frexp(top)[1])
-    return np.ldexp(w, -e), e * float(np.log10(2.0))
 
 
 def _shifted(tops: np.ndarray, shift: float) -> np.ndarray:
@@ -163,7 +154,7 @@ def rnn_jacobian_profile(weight_hh: np.ndarray, log_dphi: np.ndarray, *, method:
     n = weight_hh.shape[0]
     if _batched(method, n):
         weights, tops = slope_weights(log_dphi)
-        w, shift = _normal_range(weight_hh)
+        w, shift = normal_range(weight_hh)
         return diag_factor_profiles(weights[::-1], _shifted(tops[::-1], shift), w)[0]
     return product_norm_profile(scaled_step_jacobians(weight_hh, log_dphi), n, method=method)
 
@@ -201,7 +192,7 @@ def _fast_profiles(
             else:
                 series.add(np.exp(row - top)[:, None] * weight_ih, top / _LN10)
         return diagonal_norm_profile(logs), series.result()
-    if _batched(method, n) and _normal_range(weight_hh)[1] == 0.0:  # else the running product
+    if _batched(method, n) and normal_range(weight_hh)[1] == 0.0:  # else the running product
         weights, tops = slope_weights(log_dphi)
         return diag_factor_profiles(weights[::-1], tops[::-1], weight_hh, weight_ih)
     return None

@@ -52,3 +52,22 @@ def until(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.005)
+
+
+def sse_events(client, url: str, headers=None) -> list:
+    """A Server-Sent Events stream read to its end and parsed: [(id, event, data)]."""
+    out, fields = [], {}
+    with client.stream("GET", url, headers=headers) as s:
+        assert s.status_code == 200
+        assert s.headers["content-type"].startswith("text/event-stream")
+        for line in s.iter_lines():
+            if not line:
+                if "data" in fields:
+                    out.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+                fields = {}
+                continue
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(": ")
+            fields[key] = value
+    return out

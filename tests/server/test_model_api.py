@@ -25,7 +25,7 @@ from bpttlab.server.model_api import MAX_BATCH, MAX_HIDDEN, MAX_SEQ_LEN
 from bpttlab.server.schemas import MAX_BODY_BYTES
 from bpttlab.server.settings import Settings
 
-from .conftest import strict_json
+from .conftest import sse_events, strict_json
 
 URL = "/api/v1/models"
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # PyTorch's docs: G * hidden_size rows
@@ -403,22 +403,8 @@ def test_urllib_receives_the_413_of_a_chunked_body_over_the_limit(live, store):
 
 
 def events_of(client, url):
-    """The SSE stream parsed: [(id, event, data)]."""
-    out, fields = [], {}
-    with client.stream("GET", url) as s:
-        assert s.status_code == 200
-        assert s.headers["content-type"].startswith("text/event-stream")
-        for line in s.iter_lines():
-            if not line:
-                if "data" in fields:
-                    out.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
-                fields = {}
-                continue
-            if line.startswith(":"):
-                continue
-            key, _, value = line.partition(": ")
-            fields[key] = value
-    return out
+    """An analysis' SSE stream parsed: [(id, event, data)]."""
+    return sse_events(client, url)
 
 
 def in_process(data, inputs=None, **options):

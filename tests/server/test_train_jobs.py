@@ -14,6 +14,8 @@ from bpttlab.engine.training import TrainConfig, sweep, train
 from bpttlab.server.app import create_app
 from bpttlab.server.settings import Settings
 
+from .conftest import sse_events
+
 SMALL = {"task": "recall", "length": 4, "cell": "gru", "hidden_size": 8, "steps": 30,
          "batch_size": 16, "profile_every": 10, "eval_size": 32}  # fmt: skip
 LONG = {**SMALL, "hidden_size": 64, "steps": 5000, "batch_size": 64, "length": 40}
@@ -30,22 +32,8 @@ def wait_until(check, timeout=30.0, every=0.05):
 
 
 def events_of(client, job_id, headers=None):
-    """The SSE stream parsed: [(id, event, data)]."""
-    out, fields = [], {}
-    with client.stream("GET", f"/api/v1/train/{job_id}/events", headers=headers) as s:
-        assert s.status_code == 200
-        assert s.headers["content-type"].startswith("text/event-stream")
-        for line in s.iter_lines():
-            if not line:
-                if "data" in fields:
-                    out.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
-                fields = {}
-                continue
-            if line.startswith(":"):
-                continue
-            key, _, value = line.partition(": ")
-            fields[key] = value
-    return out
+    """A training job's SSE stream parsed: [(id, event, data)]."""
+    return sse_events(client, f"/api/v1/train/{job_id}/events", headers)
 
 
 @pytest.fixture(scope="module")
